@@ -1,0 +1,56 @@
+# gst-react: two commands for a newcomer on a fresh Debian machine:
+#   make demo   # install everything, build, run REACT on the sample video
+#   make test   # the test suite (what CI runs)
+
+SHELL := /bin/bash
+CACHE ?= $(or $(GSTREACT_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gst-react)
+# A Go found on PATH, else the one install-deps.sh fetched into the cache.
+GO ?= $(if $(wildcard $(CACHE)/go-1.26.0/bin/go),$(CACHE)/go-1.26.0/bin/go,$(or $(shell command -v go 2>/dev/null),$(CACHE)/go-1.26.0/bin/go))
+BUILD := build
+# Local folder with the model files (this workplace has no internet); set-up
+# verifies every file's sha256 either way.
+MODELS_FROM ?= $(firstword $(wildcard ../shared/assets/models))
+ORT_LIB ?=
+DEMO_INPUT ?= $(or $(firstword $(wildcard ../shared/assets/video/birds_1280x720_nogt.mp4)),test)
+DEMO_OUTPUT ?= $(BUILD)/demo.mp4
+# -p 1: the pipeline tests each use several threads; on 2 cores parallel
+# packages only slow each other down.
+TEST_FLAGS ?= -count=1 -p 1 -timeout 20m
+
+export CGO_ENABLED := 1
+
+.PHONY: setup deps build plugin cli demo test vet fmt bench clean
+
+setup: deps cli
+	$(BUILD)/gstreact setup $(if $(MODELS_FROM),--models-from $(MODELS_FROM)) $(if $(ORT_LIB),--ort-lib $(ORT_LIB))
+
+deps:
+	./scripts/install-deps.sh
+
+build: plugin cli
+
+cli:
+	@mkdir -p $(BUILD)
+	$(GO) build -o $(BUILD)/gstreact ./cmd/gstreact
+
+plugin:
+	@mkdir -p $(BUILD)
+	$(GO) build -buildmode=c-shared -o $(BUILD)/libgstreact.so ./plugin
+	@rm -f $(BUILD)/libgstreact.h
+
+demo: setup build
+	$(BUILD)/gstreact run --input $(DEMO_INPUT) --output $(DEMO_OUTPUT)
+	@echo "Open $(DEMO_OUTPUT) to see the boxes. gst-inspect-1.0 --gst-plugin-path=$(BUILD) react lists the elements."
+
+test: setup plugin vet
+	GSTREACT_PLUGIN_DIR=$(CURDIR)/$(BUILD) $(GO) test $(TEST_FLAGS) ./...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+bench: setup
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./...
+
+clean:
+	rm -rf $(BUILD)
