@@ -1,0 +1,340 @@
+// Package reactdetect is the `reactdetect` element: the REACT edge detector.
+// It runs an ONNX detector (YOLOX or YOLOv8 head) on every Nth frame and
+// attaches one GstVideoRegionOfInterestMeta per box, with a "detection"
+// parameter structure (confidence, class-id, source=edge, track-id, age, frame).
+// Frames in between pass untouched apart from a GstReactFrameMeta saying the
+// detector did not run, so a downstream tracker can tell "no boxes" from
+// "not detected".
+package reactdetect
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-gst/go-glib/glib"
+	"github.com/go-gst/go-gst/gst"
+	"github.com/go-gst/go-gst/gst/base"
+
+	"github.com/gst-react/gst-react/elements/shell"
+	"github.com/gst-react/gst-react/internal/detector"
+	"github.com/gst-react/gst-react/internal/gstvideo"
+	"github.com/gst-react/gst-react/internal/labels"
+	"github.com/gst-react/gst-react/internal/models"
+	"github.com/gst-react/gst-react/internal/onnx"
+	"github.com/gst-react/gst-react/internal/ortlib"
+)
+
+// Name is the element factory name.
+const Name = "reactdetect"
+
+var cat = gst.NewDebugCategory(Name, gst.DebugColorNone, "gst-react edge object detector")
+
+// Defaults, declared once and shown by gst-inspect-1.0.
+const (
+	DefaultInterval     = 5
+	DefaultThreshold    = 0.3
+	DefaultNMSThreshold = 0.45
+	// StatsEvery is how many processed frames separate two "reactdetect-stats" bus messages.
+	StatsEvery = 100
+)
+
+var properties = []*glib.ParamSpec{
+	glib.NewStringParam("model-file", "Model file",
+		"ONNX detector (YOLOX raw head [1,N,5+C] or YOLOv8 head [1,4+C,N], one float32 [1,3,H,W] input). "+
+			"Empty: the edge model from the gst-react cache (yolox_nano_416x416, provided by `make setup`)",
+		nil, shell.ReadWriteReady),
+	glib.NewUintParam("interval", "Interval",
+		"Run the detector on every Nth frame (1 = every frame); frames in between pass through for a tracker",
+		1, 100000, DefaultInterval, shell.ReadWriteLive),
+	glib.NewFloat64Param("threshold", "Score threshold",
+		"Minimum confidence (objectness x class score) for a box to be kept",
+		0, 1, DefaultThreshold, shell.ReadWriteReady),
+	glib.NewFloat64Param("nms-threshold", "NMS IoU threshold",
+		"Boxes of the same class overlapping more than this IoU are suppressed (class-aware NMS)",
+		0, 1, DefaultNMSThreshold, shell.ReadWriteReady),
+	glib.NewStringParam("labels-file", "Labels file",
+		"Class names, one per line, in the model's class order. Empty: the 80 COCO names",
+		nil, shell.ReadWriteReady),
+	glib.NewStringParam("classes", "Classes",
+		"Comma-separated class names or ids to keep (e.g. \"person,car\" or \"0,2\"). Empty: all classes",
+		nil, shell.ReadWriteReady),
+	glib.NewUintParam("threads", "Threads",
+		"ONNX Runtime intra-op threads (0 = one per core)",
+		0, 256, 0, shell.ReadWriteReady),
+}
+
+type settings struct {
+	modelFile    string
+	interval     uint
+	threshold    float64
+	nmsThreshold float64
+	labelsFile   string
+	classes      string
+	threads      uint
+}
+
+func defaultSettings() settings {
+	return settings{interval: DefaultInterval, threshold: DefaultThreshold, nmsThreshold: DefaultNMSThreshold}
+}
+
+// streaming is the state owned by the streaming thread between Start and Stop.
+type streaming struct {
+	det      *detector.Detector
+	labels   *gstvideo.Labels
+	info     gstvideo.VideoInfo
+	hasCaps  bool
+	frameNum uint64
+	mapping  gstvideo.Mapping
+	rois     gstvideo.ROIs
+
+	detected   uint64
+	boxes      uint64
+	sinceStats int
+	inferTotal time.Duration
+}
+
+// Element is the Go implementation behind one reactdetect instance.
+type Element struct {
+	shell.Instance
+	mu       sync.Mutex
+	settings settings
+	state    streaming
+}
+
+// Register adds reactdetect to plugin (nil: register in-process, statically).
+func Register(plugin *gst.Plugin) bool {
+	return gst.RegisterElement(plugin, Name, gst.RankNone, &Element{}, base.ExtendsBaseTransform)
+}
+
+func (e *Element) New() glib.GoObjectSubclass { return &Element{settings: defaultSettings()} }
+
+func (e *Element) ClassInit(klass *glib.ObjectClass) {
+	gstvideo.Init()
+	class := gst.ToElementClass(klass)
+	class.SetMetadata("REACT edge detector", "Filter/Analyzer/Video",
+		"Runs an ONNX object detector (YOLOX/YOLOv8) on every Nth frame and attaches the boxes as region-of-interest metadata",
+		"gst-react developers")
+	caps := gstvideo.Caps()
+	class.AddPadTemplate(gst.NewPadTemplate("sink", gst.PadDirectionSink, gst.PadPresenceAlways, caps))
+	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
+	class.InstallProperties(properties)
+	gstvideo.InstallTransformIP(klass)
+}
+
+func (e *Element) InstanceInit(o *glib.Object) { e.Set(o) }
+
+func (e *Element) SetProperty(_ *glib.Object, id uint, value *glib.Value) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := &e.settings
+	v, _ := value.GoValue()
+	switch properties[id].Name() {
+	case "model-file":
+		s.modelFile, _ = v.(string)
+	case "interval":
+		s.interval = v.(uint)
+	case "threshold":
+		s.threshold = v.(float64)
+	case "nms-threshold":
+		s.nmsThreshold = v.(float64)
+	case "labels-file":
+		s.labelsFile, _ = v.(string)
+	case "classes":
+		s.classes, _ = v.(string)
+	case "threads":
+		s.threads = v.(uint)
+	}
+}
+
+func (e *Element) GetProperty(_ *glib.Object, id uint) *glib.Value {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := &e.settings
+	var v interface{}
+	switch properties[id].Name() {
+	case "model-file":
+		v = s.modelFile
+	case "interval":
+		v = s.interval
+	case "threshold":
+		v = s.threshold
+	case "nms-threshold":
+		v = s.nmsThreshold
+	case "labels-file":
+		v = s.labelsFile
+	case "classes":
+		v = s.classes
+	case "threads":
+		v = s.threads
+	}
+	val, err := glib.GValue(v)
+	if err != nil {
+		return nil
+	}
+	return val
+}
+
+// Start loads labels and the model; any failure fails the state change with
+// an error that names the file and the reason.
+func (e *Element) Start(_ *base.GstBaseTransform) bool {
+	e.mu.Lock()
+	s := e.settings
+	e.mu.Unlock()
+
+	names := labels.COCO()
+	if s.labelsFile != "" {
+		var err error
+		if names, err = labels.Load(s.labelsFile); err != nil {
+			e.Error(gst.DomainResource, gst.ResourceErrorOpenRead, fmt.Sprintf("Cannot read labels-file: %v", err), "")
+			return false
+		}
+	}
+	classes, err := ParseClasses(s.classes, names)
+	if err != nil {
+		e.Error(gst.DomainResource, gst.ResourceErrorSettings, fmt.Sprintf("Invalid classes property %q: %v", s.classes, err), "")
+		return false
+	}
+	modelPath := s.modelFile
+	if modelPath == "" {
+		if modelPath, err = models.DefaultEdgeModel(); err != nil {
+			e.Error(gst.DomainResource, gst.ResourceErrorNotFound, fmt.Sprintf("No model-file set and the default edge model is missing: %v", err), "")
+			return false
+		}
+	}
+	lib, err := ortlib.Locate()
+	if err == nil {
+		err = onnx.Init(lib)
+	}
+	if err != nil {
+		e.Error(gst.DomainLibrary, gst.LibraryErrorInit, fmt.Sprintf("Cannot load ONNX Runtime: %v", err), "")
+		return false
+	}
+	det, err := detector.New(detector.Config{
+		ModelPath: modelPath, Threads: int(s.threads),
+		ScoreThreshold: float32(s.threshold), NMSThreshold: float32(s.nmsThreshold), Classes: classes,
+	})
+	if err != nil {
+		e.Error(gst.DomainResource, gst.ResourceErrorOpenRead, fmt.Sprintf("Cannot load model-file: %v", err), "model-file="+modelPath)
+		return false
+	}
+	if det.Classes != len(names) {
+		det.Close()
+		e.Error(gst.DomainResource, gst.ResourceErrorSettings,
+			fmt.Sprintf("Model %s predicts %d classes but the labels list has %d; set labels-file to a file with one name per model class", modelPath, det.Classes, len(names)), "")
+		return false
+	}
+	e.state = streaming{det: det, labels: gstvideo.NewLabels(names)}
+	cat.LogInfo("loaded " + det.Describe())
+	w, h := det.InputSize()
+	e.Post("reactdetect-model", map[string]interface{}{
+		"model-file": modelPath, "input-width": w, "input-height": h, "classes": det.Classes,
+	})
+	return true
+}
+
+func (e *Element) Stop(_ *base.GstBaseTransform) bool {
+	e.state.mapping.Unmap()
+	if e.state.det != nil {
+		e.state.det.Close()
+	}
+	e.state = streaming{}
+	return true
+}
+
+func (e *Element) SetCaps(_ *base.GstBaseTransform, incaps, _ *gst.Caps) bool {
+	info, err := gstvideo.InfoFromCaps(incaps)
+	if err != nil {
+		e.Error(gst.DomainStream, gst.StreamErrorFormat, "Unsupported caps: "+err.Error(), "")
+		return false
+	}
+	e.state.info, e.state.hasCaps = info, true
+	return true
+}
+
+// HandleBuffer is the per-frame path (streaming thread).
+func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
+	st := &e.state
+	if !st.hasCaps || st.det == nil {
+		return gst.FlowNotNegotiated
+	}
+	n := st.frameNum
+	st.frameNum++
+	e.mu.Lock()
+	interval := uint64(e.settings.interval)
+	e.mu.Unlock()
+	if n%interval != 0 {
+		gstvideo.SetFrameMeta(b, n, false)
+		return gst.FlowOK
+	}
+	f, err := st.mapping.Map(b, &st.info, false)
+	if err != nil {
+		e.Error(gst.DomainStream, gst.StreamErrorFailed, "Cannot read video frame: "+err.Error(), "")
+		return gst.FlowError
+	}
+	dets, err := st.det.Detect(&f)
+	st.mapping.Unmap()
+	if err != nil {
+		e.Error(gst.DomainStream, gst.StreamErrorFailed, "Detection failed: "+err.Error(), "")
+		return gst.FlowError
+	}
+	st.rois.Add(b, dets, st.labels, n)
+	gstvideo.SetFrameMeta(b, n, true)
+	st.detected++
+	st.boxes += uint64(len(dets))
+	st.inferTotal += st.det.Last.Preprocess + st.det.Last.Inference + st.det.Last.Decode
+	if st.sinceStats++; st.sinceStats >= StatsEvery {
+		e.postStats()
+	}
+	return gst.FlowOK
+}
+
+func (e *Element) postStats() {
+	st := &e.state
+	e.Post("reactdetect-stats", map[string]interface{}{
+		"frames":          st.frameNum,
+		"detected-frames": st.detected,
+		"boxes":           st.boxes,
+		"mean-detect-ms":  float64(st.inferTotal.Microseconds()) / 1000 / float64(st.sinceStats),
+		"preprocess-ms":   float64(st.det.Last.Preprocess.Microseconds()) / 1000,
+		"inference-ms":    float64(st.det.Last.Inference.Microseconds()) / 1000,
+		"decode-ms":       float64(st.det.Last.Decode.Microseconds()) / 1000,
+	})
+	st.sinceStats, st.inferTotal = 0, 0
+}
+
+// ParseClasses turns "person,car" or "0,2" into class ids using names.
+func ParseClasses(spec string, names []string) ([]int, error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return nil, nil
+	}
+	var ids []int
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if id, err := strconv.Atoi(item); err == nil {
+			if id < 0 || id >= len(names) {
+				return nil, fmt.Errorf("class id %d is out of range 0..%d", id, len(names)-1)
+			}
+			ids = append(ids, id)
+			continue
+		}
+		found := -1
+		for i, n := range names {
+			if strings.EqualFold(n, item) {
+				found = i
+				break
+			}
+		}
+		if found < 0 {
+			return nil, fmt.Errorf("unknown class %q (see labels-file, or the COCO names)", item)
+		}
+		ids = append(ids, found)
+	}
+	return ids, nil
+}

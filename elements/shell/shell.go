@@ -1,0 +1,96 @@
+// Package shell holds what every gst-react element shell needs from go-gst
+// v1.4.0 beyond its bindings: the element's own instance pointer (BaseTransform
+// virtual methods receive a nil self), bus messages, and GStreamer's
+// "mutable in state" property flags.
+package shell
+
+/*
+#cgo pkg-config: gstreamer-1.0
+#include <stdlib.h>
+#include <gst/gst.h>
+
+static void
+shell_post_error (GstElement * e, GQuark domain, gint code, const char * text, const char * debug)
+{
+  gst_element_message_full (e, GST_MESSAGE_ERROR, domain, code, g_strdup (text),
+      g_strdup (debug), __FILE__, "shell_post_error", __LINE__);
+}
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/go-gst/go-glib/glib"
+	"github.com/go-gst/go-gst/gst"
+)
+
+// Property flags from gstparamspecs.h, which go-glib does not expose.
+const (
+	MutableReady   glib.ParameterFlags = 1 << (8 + 2) // changeable in NULL or READY
+	MutablePlaying glib.ParameterFlags = 1 << (8 + 4) // changeable in any state
+
+	// ReadWriteReady is a property applied when the element next starts.
+	ReadWriteReady = glib.ParameterReadWrite | MutableReady
+	// ReadWriteLive is a property applied to the next frame.
+	ReadWriteLive = glib.ParameterReadWrite | MutablePlaying
+)
+
+// Instance remembers the GObject behind a Go element implementation.
+type Instance struct{ ptr unsafe.Pointer }
+
+// Set is called from InstanceInit. No reference is taken: the Go
+// implementation lives exactly as long as its GObject.
+func (i *Instance) Set(o *glib.Object) { i.ptr = o.Unsafe() }
+
+// Element is the GstElement; nil before InstanceInit.
+func (i *Instance) Element() *gst.Element {
+	if i.ptr == nil {
+		return nil
+	}
+	return gst.FromGstElementUnsafeNone(i.ptr)
+}
+
+var domainQuarks = map[gst.Domain]func() C.GQuark{
+	gst.DomainCore:     func() C.GQuark { return C.gst_core_error_quark() },
+	gst.DomainLibrary:  func() C.GQuark { return C.gst_library_error_quark() },
+	gst.DomainResource: func() C.GQuark { return C.gst_resource_error_quark() },
+	gst.DomainStream:   func() C.GQuark { return C.gst_stream_error_quark() },
+}
+
+// Error posts a GStreamer error (fails the pipeline), e.g. an unreadable model.
+// text is what gst-launch shows the user; debug adds detail. (go-gst v1.4.0's
+// ErrorMessage posts debug in place of text, so this goes through C.)
+func (i *Instance) Error(domain gst.Domain, code gst.ErrorCode, text, debug string) {
+	if i.ptr == nil {
+		return
+	}
+	q, ok := domainQuarks[domain]
+	if !ok {
+		q = domainQuarks[gst.DomainCore]
+	}
+	ct, cd := C.CString(text), C.CString(debug)
+	defer C.free(unsafe.Pointer(ct))
+	defer C.free(unsafe.Pointer(cd))
+	C.shell_post_error((*C.GstElement)(i.ptr), q(), C.gint(code), ct, cd)
+}
+
+// Warning posts a warning on the bus; the pipeline keeps running.
+func (i *Instance) Warning(text, debug string) {
+	if e := i.Element(); e != nil {
+		e.PostMessage(gst.NewWarningMessage(e, text, debug, nil))
+	}
+}
+
+// Post posts an element message with the given structure name and fields.
+func (i *Instance) Post(name string, fields map[string]interface{}) {
+	e := i.Element()
+	if e == nil {
+		return
+	}
+	s := gst.NewStructure(name)
+	for k, v := range fields {
+		s.SetValue(k, v)
+	}
+	e.PostMessage(gst.NewElementMessage(e, s))
+}

@@ -1,0 +1,373 @@
+package preprocess
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gst-react/gst-react/internal/frame"
+)
+
+// Fixed-point bilinear weights: each axis weight pair sums to one, so a
+// two-axis blend of 8-bit samples is at most 255<<28, which fits an int
+// comfortably and is converted to float once per channel instead of once per tap.
+const (
+	wBits = 14
+	one   = 1 << wBits
+	norm  = 1.0 / (one * one) // turns a two-axis blended sum back into 0..255
+)
+
+// YUVMatrix selects the YUV→RGB matrix used for I420 and NV12 frames. Both are
+// limited range (Y 16..235, UV 16..240), as GStreamer's video formats are
+// unless caps say otherwise.
+type YUVMatrix uint8
+
+const (
+	// BT601 is the SD matrix; GStreamer's default for YUV frames up to 576 lines.
+	BT601 YUVMatrix = iota
+	// BT709 is the HD matrix; GStreamer assumes it for YUV frames taller than 576
+	// lines when caps carry no colorimetry, and H.264/HEVC HD streams signal it.
+	BT709
+)
+
+// String names the matrix as GStreamer colorimetry strings do.
+func (m YUVMatrix) String() string {
+	switch m {
+	case BT601:
+		return "bt601"
+	case BT709:
+		return "bt709"
+	}
+	return fmt.Sprintf("yuvmatrix(%d)", m)
+}
+
+// tap is one output sample's pair of source samples along one axis: byte
+// offsets within a row (x) or row indices (y), and weights summing to one.
+type tap struct {
+	i0, i1 int32
+	w0, w1 int32
+}
+
+// Letterbox scales frames into a fixed model-input size. It caches the
+// sampling tables for the last source geometry, so it is not safe for
+// concurrent use; use one Letterbox per streaming thread.
+type Letterbox struct {
+	// Matrix is the YUV→RGB matrix for I420/NV12 input (default BT601). Set it
+	// from the caps colorimetry when known.
+	Matrix YUVMatrix
+	// RGB writes the channels as R,G,B instead of B,G,R. The default is the
+	// YOLOX convention; Ultralytics (YOLOv8) models want RGB.
+	RGB bool
+	// Unit scales values (and the padding) by 1/255 into 0..1, as Ultralytics
+	// models expect; the default 0..255 is the YOLOX convention.
+	Unit bool
+
+	dstW, dstH int
+	pad        []float32 // one model row of padding, copied instead of looped
+
+	// Plan for the last source seen; rebuilt only when size or format changes.
+	srcW, srcH int
+	format     frame.Format
+	tr         Transform
+	xs, ys     []tap // packed pixels or luma
+	cxs, cys   []tap // chroma planes (YUV only)
+	xExact     bool  // every xs tap has zero weight on its second sample
+	cxExact    bool  // the same for cxs
+}
+
+// NewLetterbox makes a Letterbox producing dstW x dstH model inputs.
+func NewLetterbox(dstW, dstH int) *Letterbox {
+	l := &Letterbox{dstW: dstW, dstH: dstH}
+	if dstW > 0 {
+		l.pad = make([]float32, dstW)
+	}
+	return l
+}
+
+// Size is the model-input size this Letterbox produces.
+func (l *Letterbox) Size() (w, h int) { return l.dstW, l.dstH }
+
+// TensorLen is the number of float32 values Run needs in dst: 3*w*h.
+func (l *Letterbox) TensorLen() int { return 3 * l.dstW * l.dstH }
+
+// Run letterboxes src into dst as NCHW float32, channels B,G,R, values 0..255
+// (see RGB and Unit), the scaled frame at the top-left corner and PadValue
+// elsewhere. It returns the Transform to map detections back to src pixels.
+//
+// src.Data is only read during the call and never retained.
+func (l *Letterbox) Run(src *frame.Frame, dst []float32) (Transform, error) {
+	if l.dstW <= 0 || l.dstH <= 0 {
+		return Transform{}, fmt.Errorf("letterbox size %dx%d is not positive", l.dstW, l.dstH)
+	}
+	if want := l.TensorLen(); len(dst) != want {
+		return Transform{}, fmt.Errorf("letterbox %dx%d needs a tensor of %d float32 (3x%dx%d), got %d",
+			l.dstW, l.dstH, want, l.dstW, l.dstH, len(dst))
+	}
+	if err := src.Validate(); err != nil {
+		return Transform{}, err
+	}
+	// Validate does not reject negative offsets or strides, which would index
+	// before the buffer; GstVideoInfo never produces them for these formats.
+	for i := range planes(src.Format) {
+		if src.Offset[i] < 0 || src.Stride[i] < 0 {
+			return Transform{}, fmt.Errorf("%s plane %d has negative offset %d or stride %d",
+				src.Format, i, src.Offset[i], src.Stride[i])
+		}
+	}
+	if src.Width != l.srcW || src.Height != l.srcH || src.Format != l.format {
+		l.plan(src.Width, src.Height, src.Format)
+	}
+	n := l.dstW * l.dstH
+	b, g, r := dst[:n], dst[n:2*n], dst[2*n:3*n]
+	if l.RGB {
+		b, r = r, b // channel order is only which plane each channel lands in
+	}
+	vs := float32(1)
+	if l.Unit {
+		vs = 1.0 / 255
+	}
+	if pv := PadValue * vs; l.pad[0] != pv { // first run, or Unit changed
+		for i := range l.pad {
+			l.pad[i] = pv
+		}
+	}
+	switch {
+	case src.Format.Packed():
+		l.packed(src, b, g, r, vs)
+	case src.Format == frame.I420:
+		l.yuv(src, b, g, r, vs, false)
+	case src.Format == frame.NV12:
+		l.yuv(src, b, g, r, vs, true)
+	}
+	l.padBottom(b, g, r)
+	return l.tr, nil
+}
+
+// plan builds the sampling tables for a source geometry. Only the tables
+// depend on it; offsets and strides are applied per row at run time, so a
+// change of padding alone does not need a new plan.
+func (l *Letterbox) plan(w, h int, f frame.Format) {
+	l.srcW, l.srcH, l.format = w, h, f
+	l.tr = NewTransform(w, h, l.dstW, l.dstH)
+	rx := float64(w) / float64(l.tr.Width)
+	ry := float64(h) / float64(l.tr.Height)
+	unit := f.PixelStride() // packed: taps are byte offsets of whole pixels
+	if !f.Packed() {
+		unit = 1
+	}
+	l.xs = makeTaps(l.xs, l.tr.Width, w, rx, -0.5, unit)
+	l.ys = makeTaps(l.ys, l.tr.Height, h, ry, -0.5, 1)
+	l.xExact = exact(l.xs)
+	if f.Packed() {
+		return
+	}
+	// Chroma is sited as GStreamer assumes for HD and H.264 (MPEG-2 style):
+	// horizontally co-sited with even luma columns, vertically between rows.
+	unit = 1
+	if f == frame.NV12 {
+		unit = 2
+	}
+	l.cxs = makeTaps(l.cxs, l.tr.Width, (w+1)/2, rx/2, -0.25, unit)
+	l.cys = makeTaps(l.cys, l.tr.Height, (h+1)/2, ry/2, -0.5, 1)
+	l.cxExact = exact(l.cxs)
+}
+
+// exact reports whether every tap puts all weight on its first sample.
+func exact(taps []tap) bool {
+	for _, t := range taps {
+		if t.w1 != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// makeTaps maps n output samples onto srcN source samples the way OpenCV's
+// INTER_LINEAR does: half-pixel centres, src = (d+0.5)*ratio + shift, edge
+// samples replicated. unit scales indices into byte offsets.
+func makeTaps(buf []tap, n, srcN int, ratio, shift float64, unit int) []tap {
+	if cap(buf) < n {
+		buf = make([]tap, n)
+	}
+	buf = buf[:n]
+	for d := range buf {
+		f := (float64(d)+0.5)*ratio + shift
+		s := math.Floor(f)
+		frac := f - s
+		i := int(s)
+		if i < 0 {
+			i, frac = 0, 0
+		}
+		if i >= srcN-1 {
+			i, frac = srcN-1, 0
+		}
+		w1 := int32(math.Round(frac * one))
+		buf[d] = tap{
+			i0: int32(i * unit), i1: int32(min(i+1, srcN-1) * unit),
+			w0: one - w1, w1: w1,
+		}
+	}
+	return buf
+}
+
+// packed handles every single-plane RGB-family format: each channel is one
+// pass of the shared row kernel over the row slices shifted by that channel's
+// byte offset, so no format needs its own loop.
+func (l *Letterbox) packed(src *frame.Frame, b, g, r []float32, vs float32) {
+	ro, gof, bo := src.Format.RGBOffsets()
+	rowLen := src.Width * src.Format.PixelStride()
+	off, stride := src.Offset[0], src.Stride[0]
+	data := src.Data
+	nw := len(l.xs)
+	for y, ty := range l.ys {
+		a0 := off + int(ty.i0)*stride
+		a1 := off + int(ty.i1)*stride
+		row0 := data[a0 : a0+rowLen]
+		row1 := data[a1 : a1+rowLen]
+		o := y * l.dstW
+		sampleRow(b[o:o+nw], row0[bo:], row1[bo:], l.xs, l.xExact, ty, vs)
+		sampleRow(g[o:o+nw], row0[gof:], row1[gof:], l.xs, l.xExact, ty, vs)
+		sampleRow(r[o:o+nw], row0[ro:], row1[ro:], l.xs, l.xExact, ty, vs)
+		l.padRight(b, g, r, o)
+	}
+}
+
+// sampleRow resamples one output row from source rows r0 and r1 (weights in
+// ty) at the column taps xs, scaled by vs. Running one channel at a time keeps
+// the loop small enough to stay in registers; with all channels in one loop
+// the compiler spills. Rows and columns that land exactly on source samples
+// skip the blend, which is the whole frame at 1:1 scale (1280x720 into a
+// 1280x736 input).
+func sampleRow(dst []float32, r0, r1 []byte, xs []tap, xExact bool, ty tap, vs float32) {
+	dst = dst[:len(xs)]
+	switch {
+	case ty.w1 == 0 && xExact:
+		for i, t := range xs {
+			dst[i] = float32(r0[t.i0]) * vs
+		}
+	case ty.w1 == 0:
+		k := vs / one
+		for i, t := range xs {
+			dst[i] = float32(int(r0[t.i0])*int(t.w0)+int(r0[t.i1])*int(t.w1)) * k
+		}
+	default:
+		k := vs * norm
+		wy0, wy1 := int(ty.w0), int(ty.w1)
+		r1 = r1[:len(r0)]
+		for i, t := range xs {
+			p, q := int(t.i0), int(t.i1)
+			wx0, wx1 := int(t.w0), int(t.w1)
+			dst[i] = float32((int(r0[p])*wx0+int(r0[q])*wx1)*wy0+(int(r1[p])*wx0+int(r1[q])*wx1)*wy1) * k
+		}
+	}
+}
+
+// yuvCoeffs are the limited-range YUV→RGB coefficients of m, scaled by vs:
+// R = ky*Y + rv*V + kr, G = ky*Y + gu*U + gv*V + kg, B = ky*Y + bu*U + kb.
+func yuvCoeffs(m YUVMatrix, vs float64) (ky, rv, gu, gv, bu, kr, kg, kb float32) {
+	kR, kB := 0.299, 0.114
+	if m == BT709 {
+		kR, kB = 0.2126, 0.0722
+	}
+	kG := 1 - kR - kB
+	yS := 255.0 / 219.0
+	cS := 255.0 / 224.0
+	rV := cS * 2 * (1 - kR)
+	bU := cS * 2 * (1 - kB)
+	gU := -cS * 2 * (1 - kB) * kB / kG
+	gV := -cS * 2 * (1 - kR) * kR / kG
+	// The offsets (Y-16, U-128, V-128) fold into the constants kr, kg, kb.
+	return float32(yS * vs), float32(rV * vs), float32(gU * vs), float32(gV * vs), float32(bU * vs),
+		float32((-16*yS - 128*rV) * vs), float32((-16*yS - 128*(gU+gV)) * vs), float32((-16*yS - 128*bU) * vs)
+}
+
+// yuv handles I420 and NV12: Y, U and V (U,V at half resolution) are each
+// resampled into one of the three output rows, then converted in place.
+// Conversion is affine, so this equals converting first and resampling RGB,
+// except where RGB would clip.
+func (l *Letterbox) yuv(src *frame.Frame, b, g, r []float32, vs float32, nv12 bool) {
+	ky, rv, gu, gv, bu, kr, kg, kb := yuvCoeffs(l.Matrix, float64(vs))
+	hi := 255 * vs
+	data := src.Data
+	w := src.Width
+	cLen := (src.Width + 1) / 2
+	if nv12 {
+		cLen *= 2
+	}
+	nw := len(l.xs)
+	for y, ty := range l.ys {
+		cy := l.cys[y]
+		a0 := src.Offset[0] + int(ty.i0)*src.Stride[0]
+		a1 := src.Offset[0] + int(ty.i1)*src.Stride[0]
+		c0 := src.Offset[1] + int(cy.i0)*src.Stride[1]
+		c1 := src.Offset[1] + int(cy.i1)*src.Stride[1]
+		u0, u1 := data[c0:c0+cLen], data[c1:c1+cLen]
+		var v0, v1 []byte
+		if nv12 {
+			// V follows U in each pair, so the same byte offsets work one byte on.
+			v0, v1 = u0[1:], u1[1:]
+		} else {
+			d0 := src.Offset[2] + int(cy.i0)*src.Stride[2]
+			d1 := src.Offset[2] + int(cy.i1)*src.Stride[2]
+			v0, v1 = data[d0:d0+cLen], data[d1:d1+cLen]
+		}
+		o := y * l.dstW
+		// Y, U, V land in the B, G, R rows, 0..255, and are converted below.
+		db, dg, dr := b[o:o+nw], g[o:o+nw], r[o:o+nw]
+		sampleRow(db, data[a0:a0+w], data[a1:a1+w], l.xs, l.xExact, ty, 1)
+		sampleRow(dg, u0, u1, l.cxs, l.cxExact, cy, 1)
+		sampleRow(dr, v0, v1, l.cxs, l.cxExact, cy, 1)
+		dg, dr = dg[:len(db)], dr[:len(db)]
+		for i, yv := range db {
+			uv, vv := dg[i], dr[i]
+			yy := ky * yv
+			db[i] = clampTo(yy+bu*uv+kb, hi)
+			dg[i] = clampTo(yy+gu*uv+gv*vv+kg, hi)
+			dr[i] = clampTo(yy+rv*vv+kr, hi)
+		}
+		l.padRight(b, g, r, o)
+	}
+}
+
+// planes is the number of planes f uses.
+func planes(f frame.Format) int {
+	switch f {
+	case frame.I420:
+		return 3
+	case frame.NV12:
+		return 2
+	}
+	return 1
+}
+
+// clampTo limits v to [0,hi]. On camera content the branches almost never
+// fire, so they predict well.
+func clampTo(v, hi float32) float32 {
+	if v < 0 {
+		return 0
+	}
+	if v > hi {
+		return hi
+	}
+	return v
+}
+
+// padRight fills the columns right of the scaled frame on the model row at o.
+func (l *Letterbox) padRight(b, g, r []float32, o int) {
+	if l.tr.Width == l.dstW {
+		return
+	}
+	s, e := o+l.tr.Width, o+l.dstW
+	pad := l.pad[l.tr.Width:]
+	copy(b[s:e], pad)
+	copy(g[s:e], pad)
+	copy(r[s:e], pad)
+}
+
+// padBottom fills the model rows below the scaled frame.
+func (l *Letterbox) padBottom(b, g, r []float32) {
+	for o := l.tr.Height * l.dstW; o < len(b); o += l.dstW {
+		copy(b[o:o+l.dstW], l.pad)
+		copy(g[o:o+l.dstW], l.pad)
+		copy(r[o:o+l.dstW], l.pad)
+	}
+}

@@ -1,0 +1,396 @@
+package tracker
+
+import (
+	"math"
+
+	"github.com/gst-react/gst-react/internal/detection"
+)
+
+// Config tunes Median Flow and the multi-object Tracks. A zero field means its
+// default (see DefaultConfig), so Config{} is a valid configuration. Distances
+// are in level-0 pixels of the pyramid, i.e. frame pixels divided by the
+// pyramid's Scale.
+type Config struct {
+	// GridSize: points per box side sampled on the previous frame (Kalal's 10x10).
+	GridSize int
+	// Window: LK window side in pixels, odd (even values are rounded up).
+	// 11 keeps the per-point cost low while still spanning a limb at 960x540.
+	Window int
+	// Levels: pyramid levels LK uses (fewer if the pyramids hold fewer). With
+	// 3 levels and an 11-px window, motions up to about 15 level-0 px per frame
+	// are followed (measured on a synthetic texture; 4 levels: about 25).
+	// Faster motion is reported as a failure, not tracked wrongly. Build
+	// pyramids with at least this many levels.
+	Levels int
+	// Iterations and Epsilon stop the Gauss–Newton steps of LK per level: at
+	// most Iterations steps, or earlier once a step is below Epsilon px. On the
+	// MOT17-04 frames 0.1 needs a third fewer steps than 0.03 for the same
+	// IoU: the median over many points averages the per-point error away
+	// (OpenCV's TrackerMedianFlow even stops at 0.3).
+	Iterations int
+	Epsilon    float32
+	// MinEigen: a point whose window has a structure-tensor min eigenvalue
+	// below this (grey levels² per px² per pixel) is too flat to track at level 0.
+	MinEigen float32
+	// NoNCC disables the NCC filter: by default a point must also have a
+	// prev/cur patch correlation at or above the median to vote (Kalal 2010).
+	NoNCC bool
+	// MinPoints: tracking fails when fewer points survive the filters.
+	MinPoints int
+	// MaxFBError: tracking fails when the median forward–backward error of the
+	// tracked points exceeds this. On the MOT17-04 test frames at 960x540,
+	// correct tracks have medians of at most 0.16 px; lost ones (unrelated
+	// content, motion beyond the LK range) 9 px and more. 4 sits between.
+	MaxFBError float32
+	// MaxResidual: tracking fails when the median distance between an inlier's
+	// displacement and the box motion exceeds this (Kalal's failure test; his
+	// 10 px was for 320x240 video). Correct MOT17-04 tracks stay under 0.7 px.
+	MaxResidual float32
+	// MinNCC: tracking fails when the median NCC of the tracked points is
+	// below this: most patches no longer look like they did (correct tracks on
+	// MOT17-04: at least 0.95; unrelated texture: about 0.2). Unused with NoNCC.
+	MinNCC float32
+	// MaxScaleChange: tracking fails when the box grows or shrinks by more than
+	// this factor in one step (a box does not double between two frames).
+	MaxScaleChange float32
+	// MinVisible: tracking fails when less than this fraction of the box area
+	// lies inside the frame, before or after the step (the object left).
+	MinVisible float32
+	// MatchIoU: Tracks.Update matches a detection to a track when their IoU is
+	// at least this.
+	MatchIoU float32
+	// IgnoreClass lets Tracks.Update match boxes of different classes; by
+	// default a track keeps its id only for a detection of the same class.
+	IgnoreClass bool
+}
+
+// DefaultConfig returns the defaults every zero field of a Config takes.
+func DefaultConfig() Config {
+	return Config{
+		GridSize:       10,
+		Window:         11,
+		Levels:         3,
+		Iterations:     10,
+		Epsilon:        0.1,
+		MinEigen:       0.1,
+		MinPoints:      8,
+		MaxFBError:     4,
+		MaxResidual:    4,
+		MinNCC:         0.5,
+		MaxScaleChange: 1.3,
+		MinVisible:     0.25,
+		MatchIoU:       0.3,
+	}
+}
+
+// withDefaults fills zero (or invalid) fields.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.GridSize < 2 {
+		c.GridSize = d.GridSize
+	}
+	if c.Window < 3 {
+		c.Window = d.Window
+	}
+	c.Window |= 1
+	if c.Levels < 1 {
+		c.Levels = d.Levels
+	}
+	if c.Iterations < 1 {
+		c.Iterations = d.Iterations
+	}
+	if c.Epsilon <= 0 {
+		c.Epsilon = d.Epsilon
+	}
+	if c.MinEigen <= 0 {
+		c.MinEigen = d.MinEigen
+	}
+	if c.MinPoints < 2 {
+		c.MinPoints = d.MinPoints
+	}
+	if c.MaxFBError <= 0 {
+		c.MaxFBError = d.MaxFBError
+	}
+	if c.MaxResidual <= 0 {
+		c.MaxResidual = d.MaxResidual
+	}
+	if c.MinNCC <= 0 {
+		c.MinNCC = d.MinNCC
+	}
+	if c.MaxScaleChange <= 1 {
+		c.MaxScaleChange = d.MaxScaleChange
+	}
+	if c.MinVisible <= 0 {
+		c.MinVisible = d.MinVisible
+	}
+	if c.MatchIoU <= 0 {
+		c.MatchIoU = d.MatchIoU
+	}
+	return c
+}
+
+// Stats describes the last Track call, for tests, tuning and debug logs.
+type Stats struct {
+	Points    int     // grid points sampled
+	Valid     int     // points LK tracked forward and back
+	Inliers   int     // points that voted (FB and NCC filters passed)
+	MedianFB  float32 // median forward–backward error of valid points, level-0 px
+	MedianNCC float32 // median NCC of valid points (0 with NoNCC)
+	Residual  float32 // median |d_i − d| of inliers, level-0 px
+	DX, DY    float32 // box displacement, level-0 px
+	Scale     float32 // box scale change
+	Fail      string  // why tracking failed, "" on success
+}
+
+// Failure reasons reported in Stats.Fail.
+const (
+	FailGeometry  = "pyramids differ in size or are empty"
+	FailOutside   = "box outside the frame"
+	FailPoints    = "too few points tracked"
+	FailFB        = "median forward-backward error too large"
+	FailResidual  = "point displacements disagree"
+	FailNCC       = "patches no longer correlate"
+	FailScale     = "scale change too large"
+	FailEmptyBox  = "empty box"
+	FailLeftFrame = "box left the frame"
+)
+
+// MedianFlow tracks one box at a time between two pyramids (Kalal, Mikolajczyk,
+// Matas, "Forward-Backward Error: Automatic Detection of Tracking Failures",
+// ICPR 2010). It keeps no per-object state, so one instance serves every
+// object of a stream; it owns scratch buffers, so it is not safe for concurrent
+// use (make one per goroutine).
+type MedianFlow struct {
+	cfg Config
+	lk  lkParams
+	s   lkScratch
+
+	px, py []float32 // grid points on prev (level-0 edge coords)
+	qx, qy []float32 // forward-tracked points on cur
+	fb     []float32 // forward–backward error per point (-1: lost)
+	nc     []float32 // NCC per point
+	idx    []int     // inliers
+	tmp    []float32 // median scratch
+	pairs  []float32 // pairwise distance ratios
+	pa, pb []float32 // NCC patches
+
+	last Stats
+}
+
+// NewMedianFlow makes a tracker; zero fields of cfg take their defaults.
+func NewMedianFlow(cfg Config) *MedianFlow {
+	cfg = cfg.withDefaults()
+	n := cfg.GridSize * cfg.GridSize
+	w := cfg.Window
+	m := &MedianFlow{
+		cfg: cfg,
+		lk: lkParams{
+			levels:   cfg.Levels,
+			iters:    cfg.Iterations,
+			eps2:     cfg.Epsilon * cfg.Epsilon,
+			minEigen: cfg.MinEigen,
+		},
+		s:     newLKScratch(w),
+		px:    make([]float32, n),
+		py:    make([]float32, n),
+		qx:    make([]float32, n),
+		qy:    make([]float32, n),
+		fb:    make([]float32, n),
+		nc:    make([]float32, n),
+		idx:   make([]int, 0, n),
+		tmp:   make([]float32, 0, n),
+		pairs: make([]float32, 0, n*(n-1)/2),
+		pa:    make([]float32, w*w),
+		pb:    make([]float32, w*w),
+	}
+	return m
+}
+
+// Config returns the configuration in use (defaults filled in).
+func (m *MedianFlow) Config() Config { return m.cfg }
+
+// LastStats describes the most recent Track call.
+func (m *MedianFlow) LastStats() Stats { return m.last }
+
+// visibleFraction is the share of r's area inside [0,w]x[0,h].
+func visibleFraction(r detection.Rect, w, h float32) float32 {
+	a := r.Area()
+	if a <= 0 {
+		return 0
+	}
+	return r.Clamp(w, h).Area() / a
+}
+
+// Track moves box (frame pixels) from prev to cur, two pyramids of the same
+// geometry, and returns the new box in frame pixels. ok is false when the
+// track is lost (see Config and LastStats for why). The returned box is not
+// clamped to the frame: an object partly outside keeps its full size.
+// Steady-state calls allocate nothing.
+func (m *MedianFlow) Track(prev, cur *Pyramid, box detection.Rect) (detection.Rect, bool) {
+	m.last = Stats{}
+	st := &m.last
+	if !sameGeometry(prev, cur) {
+		st.Fail = FailGeometry
+		return box, false
+	}
+	if box.Empty() {
+		st.Fail = FailEmptyBox
+		return box, false
+	}
+	cfg := &m.cfg
+	sc := float32(prev.Scale)
+	W, H := float32(prev.Levels[0].W), float32(prev.Levels[0].H)
+	b := detection.Rect{X1: box.X1 / sc, Y1: box.Y1 / sc, X2: box.X2 / sc, Y2: box.Y2 / sc}
+	if visibleFraction(b, W, H) < cfg.MinVisible {
+		st.Fail = FailOutside
+		return box, false
+	}
+	lk := m.lk
+	lk.levels = min(lk.levels, len(prev.Levels), len(cur.Levels))
+
+	// Grid of cell centres over the visible part of the box.
+	v := b.Clamp(W, H)
+	g := cfg.GridSize
+	n := g * g
+	st.Points = n
+	cw, ch := v.W()/float32(g), v.H()/float32(g)
+	for i := 0; i < g; i++ {
+		for j := 0; j < g; j++ {
+			m.px[i*g+j] = v.X1 + (float32(j)+0.5)*cw
+			m.py[i*g+j] = v.Y1 + (float32(i)+0.5)*ch
+		}
+	}
+
+	// Forward, then backward: the FB error says which points LK got right.
+	m.tmp = m.tmp[:0]
+	for i := 0; i < n; i++ {
+		m.fb[i] = -1
+		qx, qy, ok := m.s.track(prev, cur, &lk, m.px[i], m.py[i])
+		if !ok {
+			continue
+		}
+		rx, ry, ok := m.s.track(cur, prev, &lk, qx, qy)
+		if !ok {
+			continue
+		}
+		m.qx[i], m.qy[i] = qx, qy
+		dx, dy := rx-m.px[i], ry-m.py[i]
+		m.fb[i] = float32(math.Sqrt(float64(dx*dx + dy*dy)))
+		m.tmp = append(m.tmp, m.fb[i])
+	}
+	st.Valid = len(m.tmp)
+	if st.Valid < cfg.MinPoints {
+		st.Fail = FailPoints
+		return box, false
+	}
+	medFB := median(m.tmp)
+	st.MedianFB = medFB
+	if medFB > cfg.MaxFBError {
+		st.Fail = FailFB
+		return box, false
+	}
+
+	var medNCC float32
+	if !cfg.NoNCC {
+		half := float32(cfg.Window/2) + 0.5 // edge coords -> top-left sample centre
+		l0p, l0c := &prev.Levels[0], &cur.Levels[0]
+		m.tmp = m.tmp[:0]
+		for i := 0; i < n; i++ {
+			if m.fb[i] < 0 {
+				continue
+			}
+			samplePatch(l0p, m.px[i]-half, m.py[i]-half, cfg.Window, m.pa)
+			samplePatch(l0c, m.qx[i]-half, m.qy[i]-half, cfg.Window, m.pb)
+			m.nc[i] = ncc(m.pa, m.pb)
+			m.tmp = append(m.tmp, m.nc[i])
+		}
+		medNCC = median(m.tmp)
+		st.MedianNCC = medNCC
+		if medNCC < cfg.MinNCC {
+			st.Fail = FailNCC
+			return box, false
+		}
+	}
+
+	// Inliers: FB error at or below the median (and NCC at or above it).
+	m.idx = m.idx[:0]
+	for i := 0; i < n; i++ {
+		if m.fb[i] < 0 || m.fb[i] > medFB {
+			continue
+		}
+		if !cfg.NoNCC && m.nc[i] < medNCC {
+			continue
+		}
+		m.idx = append(m.idx, i)
+	}
+	st.Inliers = len(m.idx)
+	if st.Inliers < cfg.MinPoints {
+		st.Fail = FailPoints
+		return box, false
+	}
+
+	// Scale first: median ratio of pairwise distances (squared ratios, one sqrt).
+	m.pairs = m.pairs[:0]
+	for a := 0; a < len(m.idx); a++ {
+		i := m.idx[a]
+		for c := a + 1; c < len(m.idx); c++ {
+			j := m.idx[c]
+			ox, oy := m.px[i]-m.px[j], m.py[i]-m.py[j]
+			d0 := ox*ox + oy*oy
+			if d0 < 1e-6 {
+				continue
+			}
+			nx, ny := m.qx[i]-m.qx[j], m.qy[i]-m.qy[j]
+			m.pairs = append(m.pairs, (nx*nx+ny*ny)/d0)
+		}
+	}
+	s := float32(1)
+	if len(m.pairs) > 0 {
+		s = float32(math.Sqrt(float64(median(m.pairs))))
+	}
+	st.Scale = s
+	if s > cfg.MaxScaleChange || s < 1/cfg.MaxScaleChange {
+		st.Fail = FailScale
+		return box, false
+	}
+
+	// Displacement of the box centre: each inlier votes q_i − s·(p_i − c) − c,
+	// the centre it implies under the estimated zoom. Kalal's plain median of
+	// q_i − p_i is the same for s = 1 but biased when the surviving points sit
+	// unevenly around the centre of a zooming box.
+	bcx, bcy := (b.X1+b.X2)/2, (b.Y1+b.Y2)/2
+	m.tmp = m.tmp[:0]
+	for _, i := range m.idx {
+		m.tmp = append(m.tmp, m.qx[i]-m.px[i]-(s-1)*(m.px[i]-bcx))
+	}
+	dx := median(m.tmp)
+	m.tmp = m.tmp[:0]
+	for _, i := range m.idx {
+		m.tmp = append(m.tmp, m.qy[i]-m.py[i]-(s-1)*(m.py[i]-bcy))
+	}
+	dy := median(m.tmp)
+	st.DX, st.DY = dx, dy
+
+	// Failure test of Kalal 2010: inliers must agree on the motion.
+	m.tmp = m.tmp[:0]
+	for _, i := range m.idx {
+		ex := m.qx[i] - m.px[i] - (s-1)*(m.px[i]-bcx) - dx
+		ey := m.qy[i] - m.py[i] - (s-1)*(m.py[i]-bcy) - dy
+		m.tmp = append(m.tmp, float32(math.Sqrt(float64(ex*ex+ey*ey))))
+	}
+	st.Residual = median(m.tmp)
+	if st.Residual > cfg.MaxResidual {
+		st.Fail = FailResidual
+		return box, false
+	}
+
+	// Shift the centre, scale about it (Kalal; OpenCV's TrackerMedianFlow).
+	cx, cy := bcx+dx, bcy+dy
+	hw, hh := b.W()*s/2, b.H()*s/2
+	nb := detection.Rect{X1: cx - hw, Y1: cy - hh, X2: cx + hw, Y2: cy + hh}
+	if visibleFraction(nb, W, H) < cfg.MinVisible {
+		st.Fail = FailLeftFrame
+		return box, false
+	}
+	return detection.Rect{X1: nb.X1 * sc, Y1: nb.Y1 * sc, X2: nb.X2 * sc, Y2: nb.Y2 * sc}, true
+}

@@ -1,0 +1,167 @@
+package tracker
+
+import (
+	"testing"
+
+	"github.com/gst-react/gst-react/internal/detection"
+)
+
+func det(x1, y1, x2, y2 float32, class int) detection.Detection {
+	return detection.Detection{Box: detection.Rect{X1: x1, Y1: y1, X2: x2, Y2: y2}, Class: class, Score: 0.9, Source: detection.SourceEdge}
+}
+
+func TestTracksIDs(t *testing.T) {
+	p := shifted(noise{seed: 21}, 0, 0)
+	tr := NewTracks(Config{})
+	out := tr.Update([]detection.Detection{det(100, 50, 150, 150, 0)}, p)
+	if len(out) != 1 || out[0].TrackID != 1 {
+		t.Fatalf("first update: %+v", out)
+	}
+	a := out[0].TrackID
+	// Same object moved a little, plus a new one far away.
+	out = tr.Update([]detection.Detection{det(250, 20, 300, 120, 0), det(104, 52, 154, 151, 0)}, p)
+	if len(out) != 2 || out[1].TrackID != a || out[0].TrackID == a || out[0].TrackID == 0 {
+		t.Fatalf("second update: %+v", out)
+	}
+	b := out[0].TrackID
+	// The first object vanishes: its track is dropped, not coasted.
+	out = tr.Update([]detection.Detection{det(252, 22, 302, 122, 0)}, p)
+	if len(out) != 1 || out[0].TrackID != b {
+		t.Fatalf("third update: %+v", out)
+	}
+	// When it comes back it is a new object with a new id, and ids never repeat.
+	out = tr.Update([]detection.Detection{det(252, 22, 302, 122, 0), det(100, 50, 150, 150, 0)}, p)
+	if out[0].TrackID != b || out[1].TrackID == a || out[1].TrackID <= b {
+		t.Fatalf("fourth update: %+v", out)
+	}
+	c := out[1].TrackID
+	// A different class at the same place does not inherit the id...
+	out = tr.Update([]detection.Detection{det(252, 22, 302, 122, 2), det(100, 50, 150, 150, 0)}, p)
+	if out[0].TrackID == b || out[1].TrackID != c {
+		t.Fatalf("class change: %+v", out)
+	}
+	// ...unless IgnoreClass is set.
+	tr2 := NewTracks(Config{IgnoreClass: true})
+	id := tr2.Update([]detection.Detection{det(0, 0, 50, 50, 0)}, p)[0].TrackID
+	if got := tr2.Update([]detection.Detection{det(0, 0, 50, 50, 3)}, p)[0].TrackID; got != id {
+		t.Fatalf("IgnoreClass: id %d -> %d", id, got)
+	}
+}
+
+func TestTracksGreedyPrefersBestOverlap(t *testing.T) {
+	p := shifted(noise{seed: 22}, 0, 0)
+	tr := NewTracks(Config{})
+	out := tr.Update([]detection.Detection{det(0, 0, 100, 100, 0), det(60, 0, 160, 100, 0)}, p)
+	left, right := out[0].TrackID, out[1].TrackID
+	// The first detection overlaps the left track best (IoU 0.67, right 0.43), but
+	// the second overlaps it even more (0.95): greedy-by-IoU gives the left id to
+	// the second and the right id to the first, where a detection-order scan
+	// would have taken the left id for the first.
+	out = tr.Update([]detection.Detection{det(20, 0, 120, 100, 0), det(0, 0, 95, 100, 0)}, p)
+	if out[0].TrackID != right || out[1].TrackID != left {
+		t.Fatalf("got ids %d,%d; want %d,%d", out[0].TrackID, out[1].TrackID, right, left)
+	}
+	// Below MatchIoU: new id.
+	out = tr.Update([]detection.Detection{det(75, 0, 175, 100, 0)}, p) // IoU 0.29 and 0.11
+	if out[0].TrackID == right || out[0].TrackID == left {
+		t.Fatalf("IoU 0.29 inherited id %d", out[0].TrackID)
+	}
+}
+
+// movingSquare renders frame k: a 60x60 textured square moving (3, 1) px per
+// frame over a different static texture.
+func movingSquare(k int) (*Pyramid, detection.Rect) {
+	bg, fg := noise{seed: 31}, noise{seed: 32}
+	x0, y0 := float64(40+3*k), float64(60+1*k)
+	g := render(imgW, imgH, func(x, y float64) float64 {
+		if x >= x0 && x < x0+60 && y >= y0 && y < y0+60 {
+			return fg.at(x-x0, y-y0)
+		}
+		return bg.at(x, y)
+	})
+	return pyr(g, 3), detection.Rect{X1: float32(x0), Y1: float32(y0), X2: float32(x0 + 60), Y2: float32(y0 + 60)}
+}
+
+func TestTracksStepFollowsMovingSquare(t *testing.T) {
+	p0, box := movingSquare(0)
+	tr := NewTracks(Config{})
+	d := det(box.X1, box.Y1, box.X2, box.Y2, 0)
+	d.Source = detection.SourceCloud
+	id := tr.Update([]detection.Detection{d}, p0)[0].TrackID
+	// Tracks must keep its own copy: the caller's pyramid is rebuilt in place.
+	var cur Pyramid
+	var out []detection.Detection
+	for k := 1; k <= 10; k++ {
+		p, truth := movingSquare(k)
+		cur.CopyFrom(p)
+		out = tr.Step(&cur)
+		if len(out) != 1 {
+			t.Fatalf("frame %d: %d tracks", k, len(out))
+		}
+		if iou := detection.IoU(out[0].Box, truth); k == 10 {
+			t.Logf("frame 10: box %v truth %v IoU %.3f", out[0].Box, truth, iou)
+			if iou < 0.7 {
+				t.Errorf("IoU after 10 frames %.3f < 0.7", iou)
+			}
+		}
+	}
+	o := out[0]
+	if o.TrackID != id || o.Age != 10 || o.Source != detection.SourceTracked || o.Score != 0.9 {
+		t.Errorf("carried detection %+v: want id %d, age 10, source tracked, score kept", o, id)
+	}
+	// A detector box again: Age resets, Source comes from the detection, id kept.
+	_, truth := movingSquare(10)
+	got := tr.Update([]detection.Detection{det(truth.X1, truth.Y1, truth.X2, truth.Y2, 0)}, &cur)
+	if got[0].TrackID != id || got[0].Age != 0 || got[0].Source != detection.SourceEdge {
+		t.Errorf("after re-detection: %+v", got[0])
+	}
+}
+
+func TestTracksDropsLostAndResets(t *testing.T) {
+	a := shifted(noise{seed: 41}, 0, 0)
+	b := shifted(noise{seed: 42}, 0, 0) // unrelated content: every track is lost
+	tr := NewTracks(Config{})
+	if out := tr.Step(a); len(out) != 0 {
+		t.Fatalf("Step before Update: %+v", out)
+	}
+	tr.Update([]detection.Detection{det(100, 50, 150, 150, 0), det(200, 50, 260, 150, 0)}, a)
+	if out := tr.Step(a); len(out) != 2 {
+		t.Fatalf("static frame: %d tracks", len(out))
+	}
+	if out := tr.Step(b); len(out) != 0 {
+		t.Fatalf("unrelated frame: %+v", out)
+	}
+	// A pyramid of another size drops the tracks instead of misreading them.
+	tr.Update([]detection.Detection{det(10, 10, 60, 60, 0)}, a)
+	small := pyr(render(160, 120, noise{seed: 43}.at), 3)
+	if out := tr.Step(small); len(out) != 0 {
+		t.Fatalf("geometry change kept %d tracks", len(out))
+	}
+	// No pyramid for a frame (nil): ids are assigned, tracking stops cleanly.
+	if out := tr.Update([]detection.Detection{det(10, 10, 60, 60, 0)}, nil); len(out) != 1 {
+		t.Fatalf("Update(nil pyramid): %+v", out)
+	}
+	if out := tr.Step(a); len(out) != 0 {
+		t.Fatalf("Step after Update(nil) kept %d tracks", len(out))
+	}
+	tr.Update([]detection.Detection{det(10, 10, 60, 60, 0)}, a)
+	if out := tr.Step(nil); len(out) != 0 {
+		t.Fatalf("Step(nil) kept %d tracks", len(out))
+	}
+}
+
+func TestTracksStepZeroAllocs(t *testing.T) {
+	p0, box := movingSquare(0)
+	p1, _ := movingSquare(1)
+	tr := NewTracks(Config{})
+	dets := []detection.Detection{det(box.X1, box.Y1, box.X2, box.Y2, 0), det(200, 100, 260, 200, 0)}
+	tr.Update(dets, p0)
+	tr.Step(p1)
+	allocs := testing.AllocsPerRun(10, func() {
+		tr.Update(dets, p0)
+		tr.Step(p1)
+	})
+	if allocs != 0 {
+		t.Errorf("Update+Step allocate %v times per frame pair", allocs)
+	}
+}
