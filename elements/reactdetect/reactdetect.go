@@ -251,6 +251,9 @@ func (e *Element) SetCaps(_ *base.GstBaseTransform, incaps, _ *gst.Caps) bool {
 		return false
 	}
 	e.state.info, e.state.hasCaps = info, true
+	if e.state.det != nil {
+		e.state.det.SetBT709(info.BT709)
+	}
 	return true
 }
 

@@ -96,6 +96,16 @@ func (d *Detector) Detect(f *frame.Frame) ([]detection.Detection, error) {
 	return d.dets, nil
 }
 
+// SetBT709 selects the YUV matrix used for I420/NV12 frames (GStreamer's
+// colorimetry: BT.709 for HD unless caps say otherwise).
+func (d *Detector) SetBT709(on bool) {
+	if on {
+		d.lb.Matrix = preprocess.BT709
+	} else {
+		d.lb.Matrix = preprocess.BT601
+	}
+}
+
 // Session exposes the underlying ONNX session (benchmarks compare against a bare Run loop).
 func (d *Detector) Session() *onnx.Session { return d.sess }
 

@@ -12,6 +12,9 @@ react_video_info_from_caps (GstCaps * caps, ReactVideoInfo * out)
   out->width = GST_VIDEO_INFO_WIDTH (&info);
   out->height = GST_VIDEO_INFO_HEIGHT (&info);
   out->n_planes = GST_VIDEO_INFO_N_PLANES (&info);
+  /* gst_video_info_from_caps fills in GStreamer's default colorimetry when
+   * caps carry none (BT.709 above 576 lines), so this matches videoconvert. */
+  out->bt709 = info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT709;
   for (i = 0; i < 4; i++) {
     out->offset[i] = GST_VIDEO_INFO_PLANE_OFFSET (&info, i);
     out->stride[i] = GST_VIDEO_INFO_PLANE_STRIDE (&info, i);

@@ -46,6 +46,8 @@ type VideoInfo struct {
 	Format frame.Format
 	Width  int
 	Height int
+	// BT709 is true when YUV frames use the BT.709 matrix (else BT.601).
+	BT709 bool
 }
 
 var gstFormats = map[C.gint]frame.Format{
@@ -71,6 +73,7 @@ func InfoFromCaps(caps *gst.Caps) (VideoInfo, error) {
 		return vi, fmt.Errorf("caps %q: unsupported format (supported: %s)", caps.String(), frame.CapsFormatList)
 	}
 	vi.Format, vi.Width, vi.Height = f, int(vi.c.width), int(vi.c.height)
+	vi.BT709 = vi.c.bt709 != 0
 	return vi, nil
 }
 

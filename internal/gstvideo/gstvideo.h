@@ -21,6 +21,7 @@ typedef struct {
   gint format; /* GstVideoFormat */
   gint width, height;
   gint n_planes;
+  gint bt709; /* YUV matrix is BT.709 (else BT.601) */
   gsize offset[4];
   gint stride[4];
 } ReactVideoInfo;

@@ -50,7 +50,7 @@ func TestMatches(t *testing.T) {
 	}
 	dets := []detection.Detection{
 		{Box: detection.Rect{X1: 0, Y1: 0, X2: 10, Y2: 10}, Score: 0.9},
-		{Box: detection.Rect{X1: 1, Y1: 0, X2: 11, Y2: 10}, Score: 0.8}, // duplicate of the first
+		{Box: detection.Rect{X1: 1, Y1: 0, X2: 11, Y2: 10}, Score: 0.8},  // duplicate of the first
 		{Box: detection.Rect{X1: 40, Y1: 0, X2: 50, Y2: 10}, Score: 0.7}, // only an ignored box
 	}
 	m, n := Matches(dets, gts, 0.5)

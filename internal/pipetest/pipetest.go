@@ -21,6 +21,7 @@ import (
 type Frame struct {
 	Index  int
 	PTS    int64
+	Seen   time.Time // when the probe saw the buffer
 	Dets   []detection.Detection
 	Labels []string
 	// Detected/FrameNum come from GstReactFrameMeta (HasMeta false when absent).
@@ -82,7 +83,7 @@ func Run(desc string, timeout time.Duration, probes ...Probe) (*Result, error) {
 			}
 			b := gstvideo.BufferFromGst(buf)
 			dets, names := rois.Read(b, lbl)
-			fr := Frame{PTS: b.PTS(), Dets: append([]detection.Detection(nil), dets...), Labels: append([]string(nil), names...)}
+			fr := Frame{Seen: time.Now(), PTS: b.PTS(), Dets: append([]detection.Detection(nil), dets...), Labels: append([]string(nil), names...)}
 			fr.FrameNum, fr.Detected, fr.HasMeta = gstvideo.FrameMeta(b)
 			if pr.Pixels {
 				mi := buf.Map(gst.MapRead)
