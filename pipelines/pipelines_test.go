@@ -114,4 +114,3 @@ func TestRecipeFileToMP4(t *testing.T) {
 		t.Fatalf("%s holds %d frames, want 15", out, n)
 	}
 }
-

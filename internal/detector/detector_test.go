@@ -37,7 +37,6 @@ func loadFrame(t testing.TB, name string) frame.Frame {
 	return f
 }
 
-
 func newDetector(t testing.TB, model string) *detector.Detector {
 	t.Helper()
 	pipetest.InitORT(t)

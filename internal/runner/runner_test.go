@@ -1,0 +1,69 @@
+package runner_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gst-react/gst-react/internal/pipetest"
+	"github.com/gst-react/gst-react/internal/runner"
+)
+
+func TestRunWritesOverlaidMP4(t *testing.T) {
+	seq := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini")
+	out := filepath.Join(t.TempDir(), "out.mp4")
+	var progress strings.Builder
+	sum, err := runner.Run(context.Background(), runner.Options{
+		Input: seq, Output: out, Interval: 2, Threshold: -1, NMSThreshold: -1, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Frames != 8 || sum.Boxes == 0 || sum.FPS() <= 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if !strings.Contains(progress.String(), "frames 8/8 (100%)") {
+		t.Fatalf("progress output lacks the final line:\n%s", progress.String())
+	}
+	st, err := os.Stat(out)
+	if err != nil || st.Size() < 10000 {
+		t.Fatalf("output %s: %v", out, err)
+	}
+	// The file is a complete MP4 (moov written at EOS): it demuxes and decodes.
+	cmd := exec.Command("gst-launch-1.0", "-q", "filesrc", "location="+out, "!", "qtdemux", "!", "h264parse", "!", "avdec_h264", "!", "fakesink")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("output does not decode: %v\n%s", err, b)
+	}
+}
+
+func TestRunCancelFinalisesFile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.mp4")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // interrupted before the first frame: EOS still closes the file
+	sum, err := runner.Run(ctx, runner.Options{Input: "test", TestFrames: 100000, Output: out, Threshold: -1, NMSThreshold: -1})
+	if err != nil {
+		t.Fatalf("run: %v (summary %+v)", err, sum)
+	}
+	if sum.Frames >= 100000 {
+		t.Fatalf("cancel did not stop the run: %d frames", sum.Frames)
+	}
+}
+
+func TestRunBadInputs(t *testing.T) {
+	for _, tc := range []struct {
+		o    runner.Options
+		want string
+	}{
+		{runner.Options{Input: "/no/such/video.mp4"}, "/no/such/video.mp4"},
+		{runner.Options{Input: "test", Output: "/tmp/x.avi"}, "unknown file type"},
+		{runner.Options{Input: "test", Model: "/no/model.onnx", Threshold: -1, NMSThreshold: -1}, "/no/model.onnx"},
+	} {
+		_, err := runner.Run(context.Background(), tc.o)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%+v: error %v, want it to mention %q", tc.o, err, tc.want)
+		}
+	}
+}
