@@ -12,6 +12,7 @@ import (
 
 	"github.com/gst-react/gst-react/elements/reactdetect"
 	"github.com/gst-react/gst-react/elements/reactoverlay"
+	"github.com/gst-react/gst-react/elements/reacttrack"
 )
 
 var registrations = []struct {
@@ -19,6 +20,7 @@ var registrations = []struct {
 	register func(*gst.Plugin) bool
 }{
 	{reactdetect.Name, reactdetect.Register},
+	{reacttrack.Name, reacttrack.Register},
 	{reactoverlay.Name, reactoverlay.Register},
 }
 

@@ -290,3 +290,23 @@ func FrameMeta(b Buffer) (frameNum uint64, detected, ok bool) {
 
 // CountROIs is the number of ROI metas on b.
 func CountROIs(b Buffer) int { return int(C.react_read_rois(b.c, nil, 0)) }
+
+// Learn records that class id is labelled name on the buffers this element
+// sees (e.g. from a custom labels-file upstream), so boxes it re-attaches keep
+// that label. Allocates only when a class's label changes.
+func (l *Labels) Learn(class int, name string) {
+	if class < 0 || class > 1<<16 || name == "" {
+		return
+	}
+	if class < len(l.names) && l.names[class] == name {
+		return
+	}
+	for len(l.names) <= class {
+		l.names = append(l.names, "object")
+		l.quarks = append(l.quarks, l.other)
+	}
+	cs := C.CString(name)
+	q := C.guint32(C.g_quark_from_string(cs))
+	C.free(unsafe.Pointer(cs))
+	l.names[class], l.quarks[class], l.byQ[q] = name, q, name
+}

@@ -1,0 +1,234 @@
+// Package reacttrack is the `reacttrack` element: REACT's edge tracker. On
+// frames where reactdetect ran it (re)seeds Median Flow tracks from the fresh
+// boxes and gives them stable track ids; on the frames in between it moves the
+// previous boxes to the new frame and marks them source=tracked with their age
+// in frames. Boxes the tracker loses are dropped.
+package reacttrack
+
+import (
+	"sync"
+
+	"github.com/go-gst/go-glib/glib"
+	"github.com/go-gst/go-gst/gst"
+	"github.com/go-gst/go-gst/gst/base"
+
+	"github.com/gst-react/gst-react/elements/shell"
+	"github.com/gst-react/gst-react/internal/gstvideo"
+	"github.com/gst-react/gst-react/internal/labels"
+	"github.com/gst-react/gst-react/internal/tracker"
+)
+
+// Name is the element factory name.
+const Name = "reacttrack"
+
+var cat = gst.NewDebugCategory(Name, gst.DebugColorNone, "gst-react Median Flow tracker")
+
+var defaults = tracker.DefaultConfig()
+
+var properties = []*glib.ParamSpec{
+	glib.NewUintParam("scale", "Tracking scale",
+		"Track on a grey image downscaled by this integer factor (0 = auto: the largest factor keeping at least 480 columns)",
+		0, 16, 0, shell.ReadWriteReady),
+	glib.NewUintParam("grid-size", "Grid size",
+		"Points per box side that Median Flow follows (grid-size x grid-size points per object)",
+		3, 32, uint(defaults.GridSize), shell.ReadWriteReady),
+	glib.NewUintParam("levels", "Pyramid levels",
+		"Lucas-Kanade pyramid levels: more follow faster motion (3 levels: about 15 px per frame at tracking scale)",
+		1, 6, uint(defaults.Levels), shell.ReadWriteReady),
+	glib.NewFloat64Param("max-fb-error", "Maximum forward-backward error",
+		"A track is lost when its points' median forward-backward error exceeds this (pixels at tracking scale)",
+		0.1, 100, float64(defaults.MaxFBError), shell.ReadWriteReady),
+	glib.NewFloat64Param("iou-threshold", "Association IoU",
+		"A fresh detection keeps an existing track's id when their boxes overlap at least this much",
+		0.01, 1, float64(defaults.MatchIoU), shell.ReadWriteReady),
+}
+
+type settings struct {
+	scale    uint
+	gridSize uint
+	levels   uint
+	maxFB    float64
+	matchIoU float64
+}
+
+type streaming struct {
+	info      gstvideo.VideoInfo
+	hasCaps   bool
+	scale     int
+	levels    int
+	tracks    *tracker.Tracks
+	pyr       tracker.Pyramid
+	mapping   gstvideo.Mapping
+	rois      gstvideo.ROIs
+	labels    *gstvideo.Labels
+	frameNum  uint64
+	lost      uint64
+	seeded    uint64
+	lastCount int
+}
+
+// Element is the Go implementation behind one reacttrack instance.
+type Element struct {
+	shell.Instance
+	mu       sync.Mutex
+	settings settings
+	state    streaming
+}
+
+// Register adds reacttrack to plugin (nil: register in-process).
+func Register(plugin *gst.Plugin) bool {
+	return gst.RegisterElement(plugin, Name, gst.RankNone, &Element{}, base.ExtendsBaseTransform)
+}
+
+func (e *Element) New() glib.GoObjectSubclass {
+	return &Element{settings: settings{
+		gridSize: uint(defaults.GridSize), levels: uint(defaults.Levels),
+		maxFB: float64(defaults.MaxFBError), matchIoU: float64(defaults.MatchIoU),
+	}}
+}
+
+func (e *Element) ClassInit(klass *glib.ObjectClass) {
+	gstvideo.Init()
+	class := gst.ToElementClass(klass)
+	class.SetMetadata("REACT tracker", "Filter/Analyzer/Video",
+		"Carries detection boxes onto frames without fresh detections (Median Flow) and assigns track ids",
+		"gst-react developers")
+	caps := gstvideo.Caps()
+	class.AddPadTemplate(gst.NewPadTemplate("sink", gst.PadDirectionSink, gst.PadPresenceAlways, caps))
+	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
+	class.InstallProperties(properties)
+	gstvideo.InstallTransformIP(klass)
+}
+
+func (e *Element) InstanceInit(o *glib.Object) { e.Set(o) }
+
+func (e *Element) SetProperty(_ *glib.Object, id uint, value *glib.Value) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v, _ := value.GoValue()
+	s := &e.settings
+	switch properties[id].Name() {
+	case "scale":
+		s.scale = v.(uint)
+	case "grid-size":
+		s.gridSize = v.(uint)
+	case "levels":
+		s.levels = v.(uint)
+	case "max-fb-error":
+		s.maxFB = v.(float64)
+	case "iou-threshold":
+		s.matchIoU = v.(float64)
+	}
+}
+
+func (e *Element) GetProperty(_ *glib.Object, id uint) *glib.Value {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := &e.settings
+	var v interface{}
+	switch properties[id].Name() {
+	case "scale":
+		v = s.scale
+	case "grid-size":
+		v = s.gridSize
+	case "levels":
+		v = s.levels
+	case "max-fb-error":
+		v = s.maxFB
+	case "iou-threshold":
+		v = s.matchIoU
+	}
+	val, err := glib.GValue(v)
+	if err != nil {
+		return nil
+	}
+	return val
+}
+
+func (e *Element) Start(_ *base.GstBaseTransform) bool {
+	e.mu.Lock()
+	s := e.settings
+	e.mu.Unlock()
+	cfg := tracker.DefaultConfig()
+	cfg.GridSize, cfg.Levels = int(s.gridSize), int(s.levels)
+	cfg.MaxFBError, cfg.MatchIoU = float32(s.maxFB), float32(s.matchIoU)
+	e.state = streaming{tracks: tracker.NewTracks(cfg), scale: int(s.scale), levels: int(s.levels),
+		labels: gstvideo.NewLabels(labels.COCO())}
+	return true
+}
+
+func (e *Element) Stop(_ *base.GstBaseTransform) bool {
+	e.state.mapping.Unmap()
+	e.state = streaming{}
+	return true
+}
+
+func (e *Element) SetCaps(_ *base.GstBaseTransform, incaps, _ *gst.Caps) bool {
+	info, err := gstvideo.InfoFromCaps(incaps)
+	if err != nil {
+		e.Error(gst.DomainStream, gst.StreamErrorFormat, "Unsupported caps: "+err.Error(), "")
+		return false
+	}
+	st := &e.state
+	st.info, st.hasCaps = info, true
+	e.mu.Lock()
+	st.scale = int(e.settings.scale)
+	e.mu.Unlock()
+	if st.scale == 0 {
+		st.scale = AutoScale(info.Width)
+	}
+	if st.tracks != nil {
+		st.tracks.Reset() // new geometry: old boxes mean nothing
+	}
+	return true
+}
+
+// AutoScale is the largest integer downscale keeping at least 480 columns:
+// Median Flow is accurate at that size and costs little.
+func AutoScale(width int) int { return max(1, width/480) }
+
+// HandleBuffer tracks on the streaming thread.
+func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
+	st := &e.state
+	if !st.hasCaps || st.tracks == nil {
+		return gst.FlowNotNegotiated
+	}
+	frameNum, detected, hasMeta := gstvideo.FrameMeta(b)
+	if !hasMeta {
+		frameNum = st.frameNum
+	}
+	st.frameNum = frameNum + 1
+	dets, names := st.rois.Read(b, st.labels)
+	// Without reactdetect upstream, any boxes on the frame count as fresh detections.
+	if !hasMeta {
+		detected = len(dets) > 0
+	}
+	for i := range dets {
+		st.labels.Learn(dets[i].Class, names[i])
+	}
+	f, err := st.mapping.Map(b, &st.info, false)
+	if err != nil {
+		e.Error(gst.DomainStream, gst.StreamErrorFailed, "Cannot read video frame: "+err.Error(), "")
+		return gst.FlowError
+	}
+	err = st.pyr.Build(&f, st.scale, st.levels)
+	st.mapping.Unmap()
+	if err != nil {
+		e.Error(gst.DomainStream, gst.StreamErrorFailed, "Cannot build the tracking image: "+err.Error(), "")
+		return gst.FlowError
+	}
+	if detected {
+		out := st.tracks.Update(dets, &st.pyr)
+		st.rois.Remove(b)
+		st.rois.Add(b, out, st.labels, frameNum)
+		st.seeded++
+		st.lastCount = len(out)
+		return gst.FlowOK
+	}
+	before := st.tracks.Len()
+	out := st.tracks.Step(&st.pyr)
+	st.lost += uint64(before - len(out))
+	st.lastCount = len(out)
+	st.rois.Add(b, out, st.labels, frameNum)
+	return gst.FlowOK
+}
