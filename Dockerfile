@@ -39,6 +39,14 @@ ENTRYPOINT ["gstreact"]
 CMD ["run", "--help"]
 
 # Cloud worker: the same binary in worker mode (the cloud model is yolox_nano_736x1280).
+# Serves react.detect in queue group react-workers; run more containers to add
+# capacity. Arguments after the image name replace CMD and override the flags
+# in ENTRYPOINT (the last one wins), e.g.
+#   docker run gst-react/cloud --nats nats://10.0.0.5:4222 --concurrency 2
+# Prometheus metrics and a health check: :9090/metrics and :9090/healthz.
+# docker stop waits 10 s before SIGKILL; the drain timeout stays under that
+# (raise both together: docker stop -t 40 with --drain-timeout 30s).
 FROM runtime AS cloud
-ENTRYPOINT ["gstreact"]
-CMD ["version"]
+EXPOSE 9090
+ENTRYPOINT ["gstreact", "cloudworker", "--metrics-addr", ":9090", "--drain-timeout", "8s"]
+CMD ["--nats", "nats://nats:4222"]

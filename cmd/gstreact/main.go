@@ -3,6 +3,7 @@
 //
 //	gstreact setup [--models-from DIR] [--ort-lib PATH] [--no-download]
 //	gstreact run --input PATH --output PATH [flags]
+//	gstreact cloudworker [--nats URL] [--model PATH|NAME] [--concurrency N] [flags]
 //	gstreact models
 //	gstreact version
 package main
@@ -27,6 +28,7 @@ type command struct {
 var commands = []command{
 	{"setup", "provide ONNX Runtime and the models in the per-user cache", runSetup},
 	{"run", "run REACT on a video file, image folder or camera and write the overlaid video", runRun},
+	{"cloudworker", "serve the cloud detector to edges over NATS (queue group; add workers to scale)", runCloudworker},
 	{"models", "list the known models and whether they are in the cache", runModels},
 	{"version", "print the version", func(context.Context, []string) error { fmt.Println("gstreact", version); return nil }},
 }
@@ -34,7 +36,7 @@ var commands = []command{
 func usage() {
 	fmt.Fprintf(os.Stderr, "gstreact %s: REACT edge-cloud video analytics on GStreamer\n\nUsage: gstreact COMMAND [flags]\n\nCommands:\n", version)
 	for _, c := range commands {
-		fmt.Fprintf(os.Stderr, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(os.Stderr, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(os.Stderr, "\nRun `gstreact COMMAND -h` for the flags of one command.\n")
 }

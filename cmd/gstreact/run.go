@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/gst-react/gst-react/internal/runner"
@@ -24,6 +25,12 @@ func runRun(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Encoder.Encoder, "encoder", "x264enc", "H.264 encoder for file output: x264enc or openh264enc")
 	fs.IntVar(&o.Encoder.Bitrate, "bitrate", 0, "H.264 bitrate in kbit/s (default: encoder's)")
 	fs.IntVar(&o.TestFrames, "test-frames", 300, "frames produced by --input test")
+	fs.StringVar(&o.NATS, "nats", "", "NATS server of the cloud workers, e.g. nats://cloud:4222 (default: start an embedded server and an in-process worker)")
+	fs.BoolVar(&o.NoCloud, "no-cloud", false, "edge only: detector and tracker, no cloud offload")
+	fs.IntVar(&o.CloudInterval, "cloud-interval", 0, "send every Nth frame to the cloud, REACT's m (default 30)")
+	fs.StringVar(&o.StreamID, "stream-id", "", "name of this stream on the wire (default stream0)")
+	fs.StringVar(&o.CloudModel, "cloud-model", "", "in-process worker's ONNX model file or manifest name (default: yolox_nano_736x1280)")
+	fs.DurationVar(&o.WorkerLatency, "worker-latency", 0, "extra delay of each in-process worker reply, to show a distant cloud (e.g. 500ms)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	printPipeline := fs.Bool("print-pipeline", false, "print the gst-launch-1.0 description and exit")
 	if err := fs.Parse(args); err != nil {
@@ -32,12 +39,18 @@ func runRun(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
 	}
-	if o.Model != "" {
-		if p, err := resolveModel(o.Model); err == nil {
-			o.Model = p
-		} else {
+	for _, m := range []*string{&o.Model, &o.CloudModel} {
+		if *m == "" {
+			continue
+		}
+		p, err := resolveModel(*m)
+		if err != nil {
 			return err
 		}
+		*m = p
+	}
+	if o.NoCloud && o.NATS != "" {
+		return fmt.Errorf("--no-cloud and --nats contradict each other: pick one")
 	}
 	if *printPipeline {
 		desc, _, _, err := runner.Description(o)
@@ -45,17 +58,28 @@ func runRun(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Println(desc)
+		if !o.NoCloud && o.NATS == "" {
+			fmt.Fprintln(os.Stderr, "(run starts an embedded NATS server and an in-process worker and sets reactcloud's server to it; gst-launch-1.0 needs a NATS server and `gstreact cloudworker` running)")
+		}
 		return nil
 	}
 	if !*quiet {
 		o.Progress = os.Stderr
+		o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	sum, err := runner.Run(ctx, o)
 	fmt.Fprintf(os.Stderr, "summary: %d frames in %.1f s (%.1f fps), %d boxes (%.1f per frame)",
 		sum.Frames, sum.Elapsed.Seconds(), sum.FPS(), sum.Boxes, float64(sum.Boxes)/float64(max(sum.Frames, 1)))
+	if sum.Boxes > 0 {
+		fmt.Fprintf(os.Stderr, " [edge %d, tracked %d, cloud %d]", sum.BySource[0], sum.BySource[1], sum.BySource[2])
+	}
 	if sum.Output != "" && err == nil {
 		fmt.Fprintf(os.Stderr, ", wrote %s", sum.Output)
 	}
 	fmt.Fprintln(os.Stderr)
+	if c := sum.Cloud; c != nil {
+		fmt.Fprintf(os.Stderr, "cloud: %v; %v frames offloaded, %v replies, mean round trip %.0f ms, %v skipped while requests were in flight\n",
+			c["cloud"], c["offloaded"], c["replies"], c["mean-rtt-ms"], c["skipped-full"])
+	}
 	return err
 }
