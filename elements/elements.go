@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-gst/go-gst/gst"
 
+	"github.com/gst-react/gst-react/elements/reactcloud"
 	"github.com/gst-react/gst-react/elements/reactdetect"
 	"github.com/gst-react/gst-react/elements/reactoverlay"
 	"github.com/gst-react/gst-react/elements/reacttrack"
@@ -21,6 +22,7 @@ var registrations = []struct {
 }{
 	{reactdetect.Name, reactdetect.Register},
 	{reacttrack.Name, reacttrack.Register},
+	{reactcloud.Name, reactcloud.Register},
 	{reactoverlay.Name, reactoverlay.Register},
 }
 

@@ -32,12 +32,20 @@ type Frame struct {
 	Pixels []byte
 }
 
+// Message is an element message, copied off the bus (the GstStructure
+// belongs to the message and dies with it).
+type Message struct {
+	Name   string
+	Fields map[string]interface{}
+	Time   time.Time
+}
+
 // Result of one pipeline run.
 type Result struct {
 	Frames   map[string][]Frame // by probe name
 	Errors   []string
 	Warnings []string
-	Messages []*gst.Structure // element messages
+	Messages []Message // element messages, in bus order
 	Elapsed  time.Duration
 }
 
@@ -122,7 +130,7 @@ func Run(desc string, timeout time.Duration, probes ...Probe) (*Result, error) {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: %s", msg.Source(), w.Error()))
 		case gst.MessageElement:
 			if s := msg.GetStructure(); s != nil {
-				res.Messages = append(res.Messages, s)
+				res.Messages = append(res.Messages, Message{Name: s.Name(), Fields: s.Values(), Time: time.Now()})
 			}
 		}
 	}

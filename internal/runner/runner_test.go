@@ -25,6 +25,12 @@ func TestRunWritesOverlaidMP4(t *testing.T) {
 	if sum.Frames != 8 || sum.Boxes == 0 || sum.FPS() <= 0 {
 		t.Fatalf("summary %+v", sum)
 	}
+	// The default run is REACT with the embedded NATS server and in-process
+	// worker: reactcloud reported on the bus, and the tracker filled the
+	// frames between detections.
+	if sum.Cloud == nil || sum.BySource[1] == 0 {
+		t.Fatalf("no cloud status or no tracked boxes: %+v", sum)
+	}
 	if !strings.Contains(progress.String(), "frames 8/8 (100%)") {
 		t.Fatalf("progress output lacks the final line:\n%s", progress.String())
 	}

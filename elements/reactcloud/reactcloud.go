@@ -1,0 +1,364 @@
+// Package reactcloud is the `reactcloud` element: REACT's cloud side on the
+// edge. It offloads every interval-th frame (and scene changes) to the cloud
+// worker over NATS, keeps a ring of recent frames, fast-forwards each late
+// reply's boxes to the present frame with a second tracker and fuses them with
+// the frame's own boxes (from reactdetect/reacttrack upstream). The streaming
+// thread never waits for the network: without the cloud, boxes pass through
+// as they came (edge-only) and a warning says why.
+//
+// The work is done by internal/offload; this package adapts it to buffers,
+// caps, properties and the bus.
+package reactcloud
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-gst/go-glib/glib"
+	"github.com/go-gst/go-gst/gst"
+	"github.com/go-gst/go-gst/gst/base"
+	"github.com/nats-io/nats.go"
+
+	"github.com/gst-react/gst-react/elements/shell"
+	"github.com/gst-react/gst-react/internal/detection"
+	"github.com/gst-react/gst-react/internal/gstvideo"
+	"github.com/gst-react/gst-react/internal/labels"
+	"github.com/gst-react/gst-react/internal/offload"
+	"github.com/gst-react/gst-react/internal/wire"
+)
+
+// Name is the element factory name.
+const Name = "reactcloud"
+
+// DefaultServer is the NATS URL used when the server property is not set.
+const DefaultServer = nats.DefaultURL
+
+var cat = gst.NewDebugCategory(Name, gst.DebugColorNone, "gst-react cloud offload, fast-forward and fusion")
+
+type settings struct {
+	server string
+	cfg    offload.Config
+}
+
+// prop declares one property once: its spec (name, blurb, range, default)
+// and how it reads and writes the settings.
+type prop struct {
+	spec *glib.ParamSpec
+	get  func(*settings) any
+	set  func(*settings, any)
+}
+
+var def = offload.DefaultConfig()
+
+var props = []prop{
+	{glib.NewStringParam("server", "NATS server",
+		"NATS server URL(s), comma-separated, e.g. nats://cloud.example:4222; the element keeps reconnecting when it is down",
+		ptr(DefaultServer), shell.ReadWriteReady),
+		func(s *settings) any { return s.server }, func(s *settings, v any) { s.server = v.(string) }},
+	{glib.NewStringParam("subject", "Request subject",
+		"NATS subject the cloud workers listen on (their queue group shares the work)",
+		ptr(wire.DefaultRequestSubject), shell.ReadWriteReady),
+		func(s *settings) any { return s.cfg.Subject }, func(s *settings, v any) { s.cfg.Subject = v.(string) }},
+	{glib.NewStringParam("stream-id", "Stream id",
+		"Names this stream on the wire: 1-64 of A-Z a-z 0-9 . _ - (give each camera its own)",
+		ptr(offload.DefaultStreamID), shell.ReadWriteReady),
+		func(s *settings) any { return s.cfg.StreamID }, func(s *settings, v any) { s.cfg.StreamID = v.(string) }},
+	{glib.NewUintParam("interval", "Offload interval",
+		"Send every Nth frame to the cloud (REACT's m); 0 = only scene changes",
+		0, 100000, uint(def.Interval), shell.ReadWriteReady),
+		func(s *settings) any { return uint(s.cfg.Interval) }, func(s *settings, v any) { s.cfg.Interval = int(v.(uint)) }},
+	{glib.NewFloat64Param("change-threshold", "Scene-change threshold",
+		"Also send a frame whose 32x18 grey thumbnail differs from the last sent one by this mean fraction of full scale; 0 = off",
+		0, 1, def.ChangeThreshold, shell.ReadWriteReady),
+		func(s *settings) any { return s.cfg.ChangeThreshold }, func(s *settings, v any) { s.cfg.ChangeThreshold = v.(float64) }},
+	{glib.NewUintParam("max-inflight", "Requests in flight",
+		"Most requests outstanding at once; a frame due while that many wait is skipped",
+		1, 64, uint(def.MaxInflight), shell.ReadWriteReady),
+		func(s *settings) any { return uint(s.cfg.MaxInflight) }, func(s *settings, v any) { s.cfg.MaxInflight = int(v.(uint)) }},
+	{glib.NewUintParam("timeout", "Request timeout (ms)",
+		"Give up on a request not answered within this many milliseconds",
+		1, 3600000, uint(def.Timeout/time.Millisecond), shell.ReadWriteReady),
+		func(s *settings) any { return uint(s.cfg.Timeout / time.Millisecond) },
+		func(s *settings, v any) { s.cfg.Timeout = time.Duration(v.(uint)) * time.Millisecond }},
+	{glib.NewUintParam("jpeg-quality", "JPEG quality",
+		"Quality of the JPEG sent to the cloud",
+		1, 100, uint(def.JPEGQuality), shell.ReadWriteReady),
+		func(s *settings) any { return uint(s.cfg.JPEGQuality) }, func(s *settings, v any) { s.cfg.JPEGQuality = int(v.(uint)) }},
+	{glib.NewUintParam("jpeg-max-width", "JPEG maximum width",
+		"Downscale wider frames to this width before sending (boxes come back in frame pixels); 0 = full size",
+		0, 65535, uint(def.JPEGMaxWidth), shell.ReadWriteReady),
+		func(s *settings) any { return uint(s.cfg.JPEGMaxWidth) }, func(s *settings, v any) { s.cfg.JPEGMaxWidth = int(v.(uint)) }},
+	{glib.NewUintParam("ring-frames", "Ring frames",
+		"Recent frames kept to fast-forward late replies over; a reply for an older frame is dropped",
+		2, 10000, uint(def.RingFrames), shell.ReadWriteReady),
+		func(s *settings) any { return uint(s.cfg.RingFrames) }, func(s *settings, v any) { s.cfg.RingFrames = int(v.(uint)) }},
+	{glib.NewUint64Param("ring-bytes", "Ring bytes",
+		"Memory cap of the frame ring (grey tracking pyramids); whichever of ring-frames and ring-bytes is reached first bounds it",
+		1<<20, 1<<40, uint64(def.RingBytes), shell.ReadWriteReady),
+		func(s *settings) any { return uint64(s.cfg.RingBytes) }, func(s *settings, v any) { s.cfg.RingBytes = int64(v.(uint64)) }},
+	{glib.NewUintParam("max-lag", "Maximum lag",
+		"Fuse cloud boxes only while the fast-forward is at most this many frames behind the current frame",
+		0, 1000, uint(def.MaxLag), shell.ReadWriteReady),
+		func(s *settings) any { return uint(s.cfg.MaxLag) }, func(s *settings, v any) { s.cfg.MaxLag = int(v.(uint)) }},
+	{glib.NewFloat64Param("iou-threshold", "Fusion IoU threshold",
+		"A local and a cloud box with at least this IoU are the same object",
+		0.01, 1, float64(def.Fusion.IoUThreshold), shell.ReadWriteReady),
+		func(s *settings) any { return float64(s.cfg.Fusion.IoUThreshold) },
+		func(s *settings, v any) { s.cfg.Fusion.IoUThreshold = float32(v.(float64)) }},
+	{glib.NewFloat64Param("decay", "Confidence decay",
+		"Per-frame factor on the score of a cloud box no local box confirms (1 = no decay)",
+		0.01, 1, float64(def.Fusion.Decay), shell.ReadWriteReady),
+		func(s *settings) any { return float64(s.cfg.Fusion.Decay) },
+		func(s *settings, v any) { s.cfg.Fusion.Decay = float32(v.(float64)) }},
+	{glib.NewFloat64Param("min-score", "Minimum score",
+		"Drop a decaying cloud-only box once its score falls below this",
+		0, 1, float64(def.Fusion.MinScore), shell.ReadWriteReady),
+		func(s *settings) any { return float64(s.cfg.Fusion.MinScore) },
+		func(s *settings, v any) { s.cfg.Fusion.MinScore = float32(v.(float64)) }},
+}
+
+func ptr[T any](v T) *T { return &v }
+
+type streaming struct {
+	info     gstvideo.VideoInfo
+	hasCaps  bool
+	mapping  gstvideo.Mapping
+	rois     gstvideo.ROIs
+	labels   *gstvideo.Labels
+	frameNum uint64
+	fused    []detection.Detection
+}
+
+// Element is the Go implementation behind one reactcloud instance.
+type Element struct {
+	shell.Instance
+	mu       sync.Mutex
+	settings settings
+
+	// Set in Start, cleared in Stop.
+	nc     *nats.Conn
+	engine atomic.Pointer[offload.Engine]
+	done   chan struct{}
+	state  streaming
+}
+
+// Register adds reactcloud to plugin (nil: register in-process).
+func Register(plugin *gst.Plugin) bool {
+	return gst.RegisterElement(plugin, Name, gst.RankNone, &Element{}, base.ExtendsBaseTransform)
+}
+
+func (e *Element) New() glib.GoObjectSubclass {
+	return &Element{settings: settings{server: DefaultServer, cfg: offload.DefaultConfig()}}
+}
+
+func (e *Element) ClassInit(klass *glib.ObjectClass) {
+	gstvideo.Init()
+	class := gst.ToElementClass(klass)
+	class.SetMetadata("REACT cloud fusion", "Filter/Analyzer/Video",
+		"Offloads frames to a cloud detector over NATS, fast-forwards its late boxes to the present frame and fuses them with the edge boxes",
+		"gst-react developers")
+	caps := gstvideo.Caps()
+	class.AddPadTemplate(gst.NewPadTemplate("sink", gst.PadDirectionSink, gst.PadPresenceAlways, caps))
+	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
+	specs := make([]*glib.ParamSpec, len(props))
+	for i := range props {
+		specs[i] = props[i].spec
+	}
+	class.InstallProperties(specs)
+	gstvideo.InstallTransformIP(klass)
+}
+
+func (e *Element) InstanceInit(o *glib.Object) { e.Set(o) }
+
+func (e *Element) SetProperty(_ *glib.Object, id uint, value *glib.Value) {
+	v, err := value.GoValue()
+	if err != nil {
+		return
+	}
+	if s, ok := v.(string); ok && s == "" && props[id].spec.Name() != "server" {
+		v = props[id].get(&settings{cfg: offload.DefaultConfig()}) // unset: back to the default
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	props[id].set(&e.settings, v)
+}
+
+func (e *Element) GetProperty(_ *glib.Object, id uint) *glib.Value {
+	e.mu.Lock()
+	v := props[id].get(&e.settings)
+	e.mu.Unlock()
+	val, err := glib.GValue(v)
+	if err != nil {
+		return nil
+	}
+	return val
+}
+
+// Start connects to NATS (in the background when the server is not up yet)
+// and starts the engine. Only a configuration error fails it.
+func (e *Element) Start(_ *base.GstBaseTransform) bool {
+	e.mu.Lock()
+	s := e.settings
+	e.mu.Unlock()
+	if s.server == "" {
+		s.server = DefaultServer
+	}
+	if err := s.cfg.Validate(); err != nil {
+		e.Error(gst.DomainLibrary, gst.LibraryErrorSettings, "Invalid reactcloud settings: "+err.Error(), "")
+		return false
+	}
+	nc, err := offload.Connect(s.server, "gstreact-"+s.cfg.StreamID, func(up bool, reason string) {
+		if eng := e.engine.Load(); eng != nil {
+			eng.SetConnected(up, reason)
+		}
+	})
+	if err != nil {
+		e.Error(gst.DomainResource, gst.ResourceErrorSettings, err.Error(), "")
+		return false
+	}
+	log := slog.New(gstLog{})
+	eng, err := offload.New(s.cfg, nc, log)
+	if err != nil {
+		nc.Close()
+		e.Error(gst.DomainLibrary, gst.LibraryErrorSettings, "Invalid reactcloud settings: "+err.Error(), "")
+		return false
+	}
+	e.nc = nc
+	e.engine.Store(eng)
+	e.done = make(chan struct{})
+	go e.relayEvents(eng, e.done)
+	e.state = streaming{labels: gstvideo.NewLabels(labels.COCO())}
+	cat.LogInfo(fmt.Sprintf("offloading every %d frames (scene change %.2f) to %s on %s as stream %q",
+		s.cfg.Interval, s.cfg.ChangeThreshold, s.cfg.Subject, s.server, s.cfg.StreamID))
+	if !nc.IsConnected() {
+		e.Warning(fmt.Sprintf("No NATS server at %s yet: output is edge-only until it is reachable", s.server),
+			"reactcloud keeps reconnecting every "+offload.ReconnectWait.String())
+	}
+	return true
+}
+
+func (e *Element) Stop(_ *base.GstBaseTransform) bool {
+	if eng := e.engine.Swap(nil); eng != nil {
+		eng.Close()
+		e.postStats(eng.Stats(), "final")
+	}
+	if e.done != nil {
+		close(e.done)
+		e.done = nil
+	}
+	if e.nc != nil {
+		e.nc.Close()
+		e.nc = nil
+	}
+	e.state.mapping.Unmap()
+	e.state = streaming{}
+	return true
+}
+
+func (e *Element) SetCaps(_ *base.GstBaseTransform, incaps, _ *gst.Caps) bool {
+	info, err := gstvideo.InfoFromCaps(incaps)
+	if err != nil {
+		e.Error(gst.DomainStream, gst.StreamErrorFormat, "Unsupported caps: "+err.Error(), "")
+		return false
+	}
+	e.state.info, e.state.hasCaps = info, true
+	return true
+}
+
+// HandleBuffer fuses on the streaming thread: read the boxes upstream put on
+// the frame, hand both to the engine, and replace the boxes with the fused set.
+func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
+	st := &e.state
+	eng := e.engine.Load()
+	if !st.hasCaps || eng == nil {
+		return gst.FlowNotNegotiated
+	}
+	frameNum, _, hasMeta := gstvideo.FrameMeta(b)
+	if !hasMeta {
+		frameNum = st.frameNum
+	}
+	st.frameNum = frameNum + 1
+	local, names := st.rois.Read(b, st.labels)
+	for i := range local {
+		st.labels.Learn(local[i].Class, names[i])
+	}
+	f, err := st.mapping.Map(b, &st.info, false)
+	if err != nil {
+		e.Error(gst.DomainStream, gst.StreamErrorFailed, "Cannot read video frame: "+err.Error(), "")
+		return gst.FlowError
+	}
+	pts := b.PTS()
+	if pts < 0 {
+		pts = wire.NoPTS
+	}
+	st.fused = eng.Process(&f, frameNum, pts, local, st.fused[:0])
+	st.mapping.Unmap()
+	st.rois.Remove(b)
+	st.rois.Add(b, st.fused, st.labels, frameNum)
+	return gst.FlowOK
+}
+
+// relayEvents turns engine events into bus messages, off the streaming thread.
+func (e *Element) relayEvents(eng *offload.Engine, done chan struct{}) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	e.postStats(eng.Stats(), "start")
+	for {
+		select {
+		case <-done:
+			return
+		case ev := <-eng.Events():
+			switch ev.Kind {
+			case offload.EventCloudDown:
+				e.Warning("Cloud unavailable, output continues edge-only: "+ev.Reason,
+					"reactcloud recovers by itself when replies come back")
+				e.Post("reactcloud-cloud", map[string]interface{}{"state": "down", "reason": ev.Reason})
+			case offload.EventCloudUp:
+				cat.LogInfo("cloud is up")
+				e.Post("reactcloud-cloud", map[string]interface{}{"state": "up", "reason": ""})
+			case offload.EventReply:
+				st := eng.Stats()
+				e.Post("reactcloud-reply", map[string]interface{}{
+					"frame": ev.Frame, "rtt-ms": float64(ev.RTT.Microseconds()) / 1000,
+					"boxes": uint(ev.Boxes), "worker": ev.Worker, "in-flight": uint(st.Inflight),
+				})
+			}
+		case <-tick.C:
+			e.postStats(eng.Stats(), "periodic")
+		}
+	}
+}
+
+// postStats posts the engine's counters as a reactcloud-status message.
+func (e *Element) postStats(s offload.Stats, why string) {
+	e.Post("reactcloud-status", map[string]interface{}{
+		"why":            why,
+		"cloud":          s.Cloud.String(),
+		"frames":         s.Frames,
+		"offloaded":      s.Offloaded,
+		"replies":        s.RepliesOK,
+		"in-flight":      uint(s.Inflight),
+		"rtt-ms":         float64(s.LastRTT.Microseconds()) / 1000,
+		"mean-rtt-ms":    float64(s.MeanRTT.Microseconds()) / 1000,
+		"cloud-boxes":    uint(s.CloudBoxes),
+		"timeouts":       s.Timeouts,
+		"no-responders":  s.NoResponders,
+		"worker-errors":  s.WorkerErrors,
+		"malformed":      s.Malformed,
+		"wrong-version":  s.WrongVersion,
+		"unknown-frame":  s.UnknownFrame,
+		"oversized":      s.Oversized,
+		"skipped-full":   s.SkippedFull,
+		"skipped-down":   s.SkippedDisconnected,
+		"late":           s.LateBeyondRing,
+		"stale":          s.StaleSets,
+		"sent-bytes":     s.SentBytes,
+		"scene-changes":  s.SceneChanges,
+		"ring-frames":    uint(s.RingFrames),
+		"ff-steps":       s.FFStepped,
+		"events-dropped": s.EventsDropped,
+	})
+}
