@@ -1,11 +1,14 @@
 package pipelines
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,7 +48,7 @@ func run(t *testing.T, env []string, timeout time.Duration, name string, args ..
 func TestInspectListsElementsWithDocumentedProperties(t *testing.T) {
 	env := pluginEnv(t)
 	out := run(t, env, time.Minute, "gst-inspect-1.0", "react")
-	for _, el := range []string{"reactdetect", "reactoverlay"} {
+	for _, el := range []string{"reactdetect", "reacttrack", "reactcloud", "reactoverlay"} {
 		if !strings.Contains(out, el) {
 			t.Fatalf("gst-inspect-1.0 react does not list %s:\n%s", el, out)
 		}
@@ -53,6 +56,9 @@ func TestInspectListsElementsWithDocumentedProperties(t *testing.T) {
 	props := map[string][]string{
 		"reactdetect":  {"model-file", "interval", "threshold", "nms-threshold", "labels-file", "classes", "threads"},
 		"reactoverlay": {"thickness", "show-labels", "min-score"},
+		"reacttrack":   {"scale", "grid-size", "levels", "max-fb-error", "iou-threshold"},
+		"reactcloud": {"server", "subject", "stream-id", "interval", "change-threshold", "max-inflight", "timeout",
+			"jpeg-quality", "jpeg-max-width", "ring-frames", "ring-bytes", "max-lag", "iou-threshold", "decay", "min-score"},
 	}
 	for el, names := range props {
 		out := run(t, env, time.Minute, "gst-inspect-1.0", el)
@@ -112,5 +118,76 @@ func TestRecipeFileToMP4(t *testing.T) {
 	run(t, env, 2*time.Minute, "./file-to-mp4.sh", clip, out)
 	if n := framesIn(t, env, out); n != 15 {
 		t.Fatalf("%s holds %d frames, want 15", out, n)
+	}
+}
+
+// The REACT recipe with Debian's nats-server and a separately started
+// `gstreact cloudworker`, as the recipe's header tells users to run them.
+func TestRecipeReactWithExternalNATSAndWorker(t *testing.T) {
+	env := pluginEnv(t)
+	natsBin, err := exec.LookPath("nats-server")
+	if err != nil {
+		t.Skip("Debian's nats-server is not installed (make setup installs it)")
+	}
+	cli := filepath.Join(pipetest.ModuleRoot(), "build", "gstreact")
+	if _, err := os.Stat(cli); err != nil {
+		t.Skipf("no %s: run `make build` first (make test does)", cli)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	conf := filepath.Join(t.TempDir(), "nats.conf")
+	base, err := os.ReadFile("nats.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(conf, []byte(strings.Replace(string(base), "127.0.0.1:4222", fmt.Sprintf("127.0.0.1:%d", port), 1)), 0o644)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+
+	srv := exec.Command(natsBin, "-c", conf)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	var workerLog strings.Builder
+	worker := exec.Command(cli, "cloudworker", "--nats", url, "--summary-interval", "0")
+	worker.Env, worker.Stdout, worker.Stderr = env, &workerLog, &workerLog
+	if err := worker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer worker.Process.Kill()
+
+	img := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
+	out := filepath.Join(t.TempDir(), "out.mp4")
+	// Every 2nd frame to the cloud; wait for the worker to subscribe by
+	// retrying the short recipe until a reply shows up (model loading).
+	var log string
+	for try := 0; try < 5; try++ {
+		log = run(t, env, 3*time.Minute, "./react-to-mp4.sh", img, out, url, "2", "2")
+		if strings.Contains(log, "reactcloud-reply") {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if !strings.Contains(log, "Got EOS") || !strings.Contains(log, "reactcloud-reply") {
+		t.Fatalf("no EOS or no cloud reply on the bus:\n%s\nworker:\n%s", log, workerLog.String())
+	}
+	if n := framesIn(t, env, out); n != 8 {
+		t.Fatalf("%s holds %d frames, want 8", out, n)
+	}
+	// SIGTERM drains and exits cleanly.
+	worker.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- worker.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("worker exit after SIGTERM: %v\n%s", err, workerLog.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("worker did not exit within 30 s of SIGTERM\n%s", workerLog.String())
 	}
 }
