@@ -4,6 +4,7 @@
 //	gstreact setup [--models-from DIR] [--ort-lib PATH] [--no-download]
 //	gstreact run --input PATH --output PATH [flags]
 //	gstreact cloudworker [--nats URL] [--model PATH|NAME] [--concurrency N] [flags]
+//	gstreact eval --sequence DIR [--k LIST] [--m LIST] [--latency LIST] [flags]
 //	gstreact models
 //	gstreact version
 package main
@@ -29,6 +30,7 @@ var commands = []command{
 	{"setup", "provide ONNX Runtime and the models in the per-user cache", runSetup},
 	{"run", "run REACT on a video file, image folder or camera and write the overlaid video", runRun},
 	{"cloudworker", "serve the cloud detector to edges over NATS (queue group; add workers to scale)", runCloudworker},
+	{"eval", "replay labelled MOT sequences on a simulated clock and report mAP over a grid of k, m, latency", runEval},
 	{"models", "list the known models and whether they are in the cache", runModels},
 	{"version", "print the version", func(context.Context, []string) error { fmt.Println("gstreact", version); return nil }},
 }

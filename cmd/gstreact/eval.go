@@ -1,0 +1,388 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gst-react/gst-react/internal/detector"
+	"github.com/gst-react/gst-react/internal/eval"
+	"github.com/gst-react/gst-react/internal/models"
+	"github.com/gst-react/gst-react/internal/offload"
+	"github.com/gst-react/gst-react/internal/onnx"
+	"github.com/gst-react/gst-react/internal/ortlib"
+)
+
+// Where `gstreact eval` writes; tests replace them.
+var (
+	evalStdout io.Writer = os.Stdout
+	evalStderr io.Writer = os.Stderr
+)
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// listFlag collects comma-separated values from one or more uses of a flag;
+// the first use replaces the default.
+type listFlag struct {
+	vals []string
+	set  bool
+}
+
+func (l *listFlag) String() string { return strings.Join(l.vals, ",") }
+func (l *listFlag) Set(v string) error {
+	if !l.set {
+		l.vals, l.set = nil, true
+	}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			l.vals = append(l.vals, s)
+		}
+	}
+	return nil
+}
+
+func newList(def ...string) *listFlag { return &listFlag{vals: def} }
+
+func (l *listFlag) ints(name string, lo int) ([]int, error) {
+	var out []int
+	for _, s := range l.vals {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < lo {
+			return nil, fmt.Errorf("--%s %q: want whole numbers >= %d, comma-separated", name, s, lo)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--%s is empty", name)
+	}
+	return out, nil
+}
+
+func (l *listFlag) floats(name string, lo, hi float64, loOpen bool) ([]float64, error) {
+	var out []float64
+	for _, s := range l.vals {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || v > hi || v < lo || (loOpen && v == lo) {
+			rng := fmt.Sprintf("[%g, %g]", lo, hi)
+			if loOpen {
+				rng = fmt.Sprintf("(%g, %g]", lo, hi)
+			}
+			return nil, fmt.Errorf("--%s %q: want numbers in %s, comma-separated", name, s, rng)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--%s is empty", name)
+	}
+	return out, nil
+}
+
+// parseLatency takes milliseconds ("300") or a Go duration ("300ms", "1.5s").
+func parseLatency(s string) (time.Duration, error) {
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		if v < 0 || v > 3.6e6 {
+			return 0, fmt.Errorf("--latency %q: want 0..3600000 ms", s)
+		}
+		return time.Duration(v * float64(time.Millisecond)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--latency %q: want milliseconds (300) or a duration (300ms, 1s), not negative", s)
+	}
+	return d, nil
+}
+
+func defaultModelName(role string) string {
+	if e, ok := models.Embedded().ByRole(role); ok {
+		return e.Name
+	}
+	return ""
+}
+
+func fmtList(v []float64) []string {
+	out := make([]string, len(v))
+	for i, x := range v {
+		out[i] = strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return out
+}
+
+// runEval is `gstreact eval`: the deterministic accuracy harness.
+func runEval(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(evalStderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: gstreact eval --sequence DIR [flags]\n\n"+
+			"Replays labelled MOT-format sequences (img1/*.jpg, gt/gt.txt, seqinfo.ini) on a simulated\n"+
+			"clock through the real edge detector, live tracker, cloud detector, fast-forward tracker and\n"+
+			"fusion, and reports mAP@0.5 and mAP@[.5:.95] (person class vs MOT ground truth) for edge-only,\n"+
+			"cloud-only and fused output at every combination of --k, --m, --latency and the fusion flags.\n"+
+			"Edge results on frames i with i mod k = 0; the cloud answer for frame t (t mod m = 0) is used\n"+
+			"first on frame t + ceil(latency x fps). Same inputs, same numbers. Lists are comma-separated.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	seqFlag := newList()
+	fs.Var(seqFlag, "sequence", "MOT sequence folder, or a folder of them; repeatable or comma-separated (required)")
+	loop := fs.Int("loop", 300, "replay at least this many frames: a shorter sequence is extended by ping-pong playback (1..n..2..1..), each frame keeping its ground truth; 0 = play once")
+	kFlag := newList("5")
+	fs.Var(kFlag, "k", "edge detector every k-th frame (the tracker in between); list")
+	mFlag := newList("30")
+	fs.Var(mFlag, "m", "cloud request every m-th frame; list")
+	latFlag := newList("300ms")
+	fs.Var(latFlag, "latency", "cloud reply latency: milliseconds (300) or a duration (300ms, 1s); list")
+	dfp := eval.DefaultFusionParams()
+	iouFlag := newList(fmtList([]float64{dfp.IoUThreshold})...)
+	fs.Var(iouFlag, "iou-threshold", "fusion: smallest IoU at which a local and a cloud box are one object, (0, 1]; list")
+	decayFlag := newList(fmtList([]float64{dfp.Decay})...)
+	fs.Var(decayFlag, "decay", "fusion: per-frame score factor of a cloud box no local box confirms, (0, 1]; list")
+	minFlag := newList(fmtList([]float64{dfp.MinScore})...)
+	fs.Var(minFlag, "min-score", "fusion: drop a decayed cloud-only box below this score, [0, 1]; list")
+	format := fs.String("format", "table", "stdout format: table, csv or json")
+	csvPath := fs.String("csv", "", "also write the results as CSV to this file")
+	jsonPath := fs.String("json", "", "also write the results as JSON to this file")
+	plotPath := fs.String("plot", "", "also draw mAP@0.5 of the three modes and the iso-accuracy maps of (k, m) to this PNG")
+	edgeModel := fs.String("edge-model", defaultModelName(models.RoleEdge), "edge ONNX model: file path or manifest name")
+	cloudModel := fs.String("cloud-model", defaultModelName(models.RoleCloud), "cloud ONNX model: file path or manifest name")
+	edgeThr := fs.Float64("edge-threshold", 0.3, "edge detector score threshold (reactdetect's threshold)")
+	cloudThr := fs.Float64("cloud-threshold", 0.3, "cloud detector score threshold (cloudworker's --threshold)")
+	nmsThr := fs.Float64("nms-threshold", 0.45, "NMS IoU threshold of both detectors")
+	threads := fs.Int("threads", 0, "ONNX Runtime threads on a detector cache miss (0: all cores)")
+	maxInflight := fs.Int("max-inflight", offload.DefaultMaxInflight, "cloud requests outstanding at once, as reactcloud's max-inflight; a frame due while that many wait is skipped; 0 = no limit")
+	maxJump := fs.Int("max-jump", offload.DefaultMaxJump, "frames the fast-forward tracker moves in one step while catching up, 1..64")
+	cacheDir := fs.String("cache-dir", "", "detector output cache (default <gst-react cache>/eval, e.g. ~/.cache/gst-react/eval)")
+	noCache := fs.Bool("no-cache", false, "neither read nor write the detector output cache")
+	jobs := fs.Int("jobs", runtime.NumCPU(), "replays run at once (results do not depend on it)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	if len(seqFlag.vals) == 0 {
+		fs.Usage()
+		return errors.New("no --sequence given")
+	}
+	switch *format {
+	case "table", "csv", "json":
+	default:
+		return fmt.Errorf("--format %q: want table, csv or json", *format)
+	}
+	if *loop < 0 {
+		return fmt.Errorf("--loop %d must be >= 0", *loop)
+	}
+	if *maxJump < 1 || *maxJump > 64 || *maxInflight < 0 || *maxInflight > 64 {
+		return fmt.Errorf("--max-jump must be 1..64 and --max-inflight 0..64")
+	}
+	for _, t := range []*float64{edgeThr, cloudThr, nmsThr} {
+		if !(*t > 0 && *t <= 1) {
+			return fmt.Errorf("detector thresholds must be in (0, 1], got %v", *t)
+		}
+	}
+	var grid eval.Grid
+	var err error
+	if grid.K, err = kFlag.ints("k", 1); err != nil {
+		return err
+	}
+	if grid.M, err = mFlag.ints("m", 1); err != nil {
+		return err
+	}
+	for _, s := range latFlag.vals {
+		d, err := parseLatency(s)
+		if err != nil {
+			return err
+		}
+		grid.Latencies = append(grid.Latencies, d)
+	}
+	if len(grid.Latencies) == 0 {
+		return errors.New("--latency is empty")
+	}
+	ious, err := iouFlag.floats("iou-threshold", 0, 1, true)
+	if err != nil {
+		return err
+	}
+	decays, err := decayFlag.floats("decay", 0, 1, true)
+	if err != nil {
+		return err
+	}
+	mins, err := minFlag.floats("min-score", 0, 1, false)
+	if err != nil {
+		return err
+	}
+	for _, iou := range ious {
+		for _, d := range decays {
+			for _, m := range mins {
+				grid.Fusion = append(grid.Fusion, eval.FusionParams{IoUThreshold: iou, Decay: d, MinScore: m})
+			}
+		}
+	}
+	if err := grid.Validate(); err != nil {
+		return err
+	}
+
+	dirs, err := eval.FindSequences(seqFlag.vals)
+	if err != nil {
+		return err
+	}
+	seqs := make([]*eval.Sequence, len(dirs))
+	for i, d := range dirs {
+		if seqs[i], err = eval.LoadSequence(d); err != nil {
+			return err
+		}
+	}
+	cache := &eval.Cache{}
+	if !*noCache {
+		cache.Dir = *cacheDir
+		if cache.Dir == "" {
+			if cache.Dir, err = eval.DefaultCacheDir(); err != nil {
+				return err
+			}
+		}
+	}
+	edgePath, err := resolveModel(*edgeModel)
+	if err != nil {
+		return fmt.Errorf("edge model: %w", err)
+	}
+	cloudPath, err := resolveModel(*cloudModel)
+	if err != nil {
+		return fmt.Errorf("cloud model: %w", err)
+	}
+	opener := func(path string, thr float64) func() (eval.FrameDetector, error) {
+		return func() (eval.FrameDetector, error) {
+			lib, err := ortlib.Locate()
+			if err == nil {
+				err = onnx.Init(lib)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return detector.New(detector.Config{ModelPath: path, Threads: *threads,
+				ScoreThreshold: float32(thr), NMSThreshold: float32(*nmsThr)})
+		}
+	}
+	edge := &eval.Model{Role: "edge", Path: edgePath, ScoreThreshold: float32(*edgeThr), NMSThreshold: float32(*nmsThr), Open: opener(edgePath, *edgeThr)}
+	cloud := &eval.Model{Role: "cloud", Path: cloudPath, ScoreThreshold: float32(*cloudThr), NMSThreshold: float32(*nmsThr), Open: opener(cloudPath, *cloudThr)}
+
+	opts := eval.DefaultOptions()
+	opts.Cloud.MaxInflight, opts.Cloud.MaxJump = *maxInflight, *maxJump
+	opts.Jobs = *jobs
+	total := 0
+	orders := make([][]int, len(seqs))
+	for i, s := range seqs {
+		orders[i] = eval.PingPong(len(s.Frames), *loop)
+		total += grid.Units(s.FPS)
+	}
+	tty := isTerminal(evalStderr)
+	prog := eval.NewProgress(evalStderr, tty, total)
+	opts.Progress = prog
+
+	// Notes explain what was replayed; they lead the table, or go to stderr
+	// when stdout carries CSV or JSON.
+	var notes bytes.Buffer
+	fmt.Fprintf(&notes, "gstreact eval: REACT replay on a simulated clock; edge %s (score >= %g) every k-th frame + tracker, cloud %s (score >= %g) every m-th frame, used ceil(latency x fps) frames later after fast-forwarding\n",
+		filepath.Base(edgePath), *edgeThr, filepath.Base(cloudPath), *cloudThr)
+	fmt.Fprintf(&notes, "mAP of the person class against MOT ground truth (eval=1 rows count; other rows are ignore regions); table in %%, CSV/JSON in fractions\n")
+	var results []eval.Result
+	for i, s := range seqs {
+		note := eval.LoopNote(s, orders[i])
+		fmt.Fprintf(&notes, "%s\n", note)
+		prog.Logf("%s", note)
+		p, err := eval.Prepare(ctx, s, edge, cloud, eval.PrepareOptions{Cache: cache, Jobs: *jobs,
+			Progress: func(stage string, done, total int) {
+				// About ten lines per sequence, however long it is.
+				if stage == "detect" && (done == 1 || done == total || done*10/total != (done-1)*10/total) {
+					prog.Logf("  %s: running the detectors on frames the cache lacks: %d/%d", s.Name, done, total)
+				}
+			}})
+		if err != nil {
+			return err
+		}
+		st := p.Stats
+		src := fmt.Sprintf("  %s: %d source frames %dx%d; detections: edge %d cached + %d run, cloud %d cached + %d run (cache: %s)",
+			s.Name, st.Frames, p.Width, p.Height, st.EdgeCached, st.EdgeRun, st.CloudCached, st.CloudRun, orNone(cache.Dir))
+		prog.Logf("%s", src)
+		fmt.Fprintf(&notes, "%s\n", src)
+		rs, err := eval.Sweep(ctx, p, orders[i], grid, opts)
+		if err != nil {
+			return err
+		}
+		results = append(results, rs...)
+	}
+	prog.Finish()
+
+	var out bytes.Buffer
+	switch *format {
+	case "table":
+		out.Write(notes.Bytes())
+		fmt.Fprintln(&out)
+		if err := eval.WriteTable(&out, results); err != nil {
+			return err
+		}
+		if len(grid.Fusion) > 1 {
+			fmt.Fprintf(&out, "\nFusion settings ranked by mean fused mAP@0.5 (%%) over %d grid points each; gain = fused minus the better of edge-only and cloud-only; wins = points where fused beats both:\n",
+				len(results)/len(grid.Fusion))
+			if err := eval.WriteRanking(&out, eval.RankFusion(results), 10); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(&out, "\nfusion: %s\n", grid.Fusion[0])
+		}
+	case "csv":
+		fmt.Fprint(evalStderr, notes.String())
+		if err := eval.WriteCSV(&out, results); err != nil {
+			return err
+		}
+	case "json":
+		fmt.Fprint(evalStderr, notes.String())
+		if err := eval.WriteJSON(&out, results); err != nil {
+			return err
+		}
+	}
+	if _, err := evalStdout.Write(out.Bytes()); err != nil {
+		return err
+	}
+	write := func(path string, fn func(io.Writer) error) error {
+		if path == "" {
+			return nil
+		}
+		var b bytes.Buffer
+		if err := fn(&b); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(evalStderr, "wrote %s\n", path)
+		return nil
+	}
+	if err := write(*csvPath, func(w io.Writer) error { return eval.WriteCSV(w, results) }); err != nil {
+		return err
+	}
+	if err := write(*jsonPath, func(w io.Writer) error { return eval.WriteJSON(w, results) }); err != nil {
+		return err
+	}
+	return write(*plotPath, func(w io.Writer) error { return eval.WritePlot(w, results) })
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "off"
+	}
+	return s
+}

@@ -1,0 +1,270 @@
+package eval
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/gst-react/gst-react/internal/detection"
+	"github.com/gst-react/gst-react/internal/evalmetrics"
+	"github.com/gst-react/gst-react/internal/fusion"
+	"github.com/gst-react/gst-react/internal/offload"
+	"github.com/gst-react/gst-react/internal/tracker"
+)
+
+// PersonClass is the COCO class evaluated against MOT pedestrians.
+const PersonClass = 0
+
+// DelayFrames is the simulated clock's reply delay: the cloud's answer for
+// frame t is first used on frame t + DelayFrames(latency, fps), i.e. on the
+// first frame that starts at or after t/fps + latency: ceil(latency × fps).
+// Integer arithmetic when fps is a whole number, so 300 ms at 30 fps is
+// exactly 9 frames on every machine.
+func DelayFrames(latency time.Duration, fps float64) int {
+	if latency <= 0 || !(fps > 0) {
+		return 0
+	}
+	if f := int64(fps); float64(f) == fps && int64(latency) < math.MaxInt64/max(f, 1) {
+		num := int64(latency) * f
+		return int((num + int64(time.Second) - 1) / int64(time.Second))
+	}
+	return int(math.Ceil(latency.Seconds()*fps - 1e-9))
+}
+
+// EdgeStream replays the live edge path (reactdetect + reacttrack): on every
+// replayed frame i ≡ 0 (mod k) the edge detector's boxes re-seed the live
+// Tracks (Update), on every other frame the Tracks follow the previous boxes
+// (Step), exactly as elements/reacttrack does. It returns the boxes leaving
+// reacttrack on each replayed frame (order[i] is the source frame shown).
+func EdgeStream(ctx context.Context, p *Prepared, order []int, k int, cfg tracker.Config) ([][]detection.Detection, error) {
+	tr := tracker.NewTracks(cfg)
+	out := make([][]detection.Detection, len(order))
+	for i, src := range order {
+		if i%64 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		var cur []detection.Detection
+		if i%k == 0 {
+			cur = tr.Update(p.Edge[src], &p.Pyr[src])
+		} else {
+			cur = tr.Step(&p.Pyr[src])
+		}
+		out[i] = clone(cur)
+	}
+	return out, nil
+}
+
+// CloudConfig is what the cloud path of the replay takes from offload.Config.
+type CloudConfig struct {
+	// Tracker tunes the fast-forward tracker (zero fields: offload's defaults,
+	// GridSize 6).
+	Tracker tracker.Config
+	// MaxJump: the fast-forward catches up in steps of at most this many
+	// frames (offload default 4).
+	MaxJump int
+	// MaxCloudAge: stop following a reply this many frames after its frame
+	// (offload default 150; 0 = until lost).
+	MaxCloudAge int
+	// RingFrames and RingBytes bound the frame ring: a reply for a frame no
+	// longer in it is dropped (offload defaults 60 frames, 64 MiB).
+	RingFrames int
+	RingBytes  int64
+	// MaxInflight: a frame due for the cloud while this many requests are
+	// outstanding is skipped (offload default 2; 0 = no limit).
+	MaxInflight int
+}
+
+// CloudConfigFrom takes the replay's settings from an engine configuration.
+func CloudConfigFrom(c offload.Config) CloudConfig {
+	return CloudConfig{Tracker: c.Tracker, MaxJump: c.MaxJump, MaxCloudAge: c.MaxCloudAge,
+		RingFrames: c.RingFrames, RingBytes: c.RingBytes, MaxInflight: c.MaxInflight}
+}
+
+// DefaultCloudConfig is CloudConfigFrom(offload.DefaultConfig()): what the
+// reactcloud element runs with by default.
+func DefaultCloudConfig() CloudConfig { return CloudConfigFrom(offload.DefaultConfig()) }
+
+// ringFrames sizes the ring the way offload.Engine does for this geometry.
+func (c CloudConfig) ringFrames(p *Prepared) int {
+	n := int64(c.RingFrames)
+	if n <= 0 {
+		n = offload.DefaultRingFrames
+	}
+	rb := c.RingBytes
+	if rb <= 0 {
+		rb = offload.DefaultRingBytes
+	}
+	gw, gh := int64(p.Width/p.Scale), int64(p.Height/p.Scale)
+	perFrame := max(1, gw*gh*4/3)
+	if byBytes := rb / perFrame; byBytes < n {
+		n = max(2, byBytes)
+	}
+	return int(n)
+}
+
+// CloudSets is the cloud path of one replay: per replayed frame, the newest
+// reply's boxes fast-forwarded to that frame, as reactcloud hands them to
+// fusion.
+type CloudSets struct {
+	Sets [][]detection.Detection
+	// Fresh marks the first frame a reply's set is used (Fuse's cloudFresh).
+	Fresh []bool
+	// Origin is the frame the set was detected on (-1: none).
+	Origin []int
+	// Sent requests, Skipped frames (MaxInflight reached), Dropped replies
+	// (their frame had left the ring).
+	Sent, Skipped, Dropped int
+}
+
+// CloudStream replays the cloud path (reactcloud's offload and fast-forward)
+// on the simulated clock: every replayed frame i ≡ 0 (mod m) is sent; its
+// reply (the cloud detector's boxes on that frame) is delivered on frame
+// i + delay. On delivery an offload.Follower is seeded with the boxes on the
+// pyramid of frame i and steps to the delivery frame in jumps of at most
+// MaxJump frames, exactly like the engine's fast-forward goroutine catching up
+// over its ring; from then on it follows frame by frame until the next reply
+// replaces it. Unlike the live engine the fast-forward is never late: the set
+// for frame j is always tracked to frame j (the live MaxLag is moot).
+func CloudStream(ctx context.Context, p *Prepared, order []int, m, delay int, cfg CloudConfig) (*CloudSets, error) {
+	n := len(order)
+	cs := &CloudSets{Sets: make([][]detection.Detection, n), Fresh: make([]bool, n), Origin: make([]int, n)}
+	maxJump := cfg.MaxJump
+	if maxJump <= 0 {
+		maxJump = offload.DefaultMaxJump
+	}
+	ring := cfg.ringFrames(p)
+	ff := offload.NewFollower(cfg.Tracker)
+	var (
+		pending   []int // origin frames of outstanding requests, in send order
+		active    bool
+		origin    int
+		at        int // frame the followed boxes are on
+		fusedFrom = -1
+	)
+	deliver := func(j int) {
+		for len(pending) > 0 && pending[0]+delay <= j {
+			t := pending[0]
+			pending = pending[1:]
+			// A newer reply replaces whatever was followed (engine: seed).
+			active = false
+			if j-t >= ring {
+				cs.Dropped++ // its frame is no longer in the ring
+				ff.Reset()
+				continue
+			}
+			src := order[t]
+			ff.Seed(p.Cloud[src], &p.Pyr[src])
+			active, origin, at = true, t, t
+		}
+	}
+	for j := range n {
+		if j%64 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		deliver(j) // replies that arrived since the last frame free their slot
+		if j%m == 0 {
+			if cfg.MaxInflight <= 0 || len(pending) < cfg.MaxInflight {
+				pending = append(pending, j)
+				cs.Sent++
+			} else {
+				cs.Skipped++
+			}
+		}
+		deliver(j) // a zero-latency reply is usable on its own frame
+		for active && at < j {
+			next := min(j, at+maxJump)
+			if cfg.MaxCloudAge > 0 && next-origin > cfg.MaxCloudAge {
+				active = false
+				ff.Reset()
+				break
+			}
+			ff.Step(&p.Pyr[order[next]])
+			at = next
+		}
+		cs.Origin[j] = -1
+		if active {
+			cs.Sets[j] = clone(ff.Current())
+			cs.Origin[j] = origin
+			if len(cs.Sets[j]) > 0 && fusedFrom != origin {
+				cs.Fresh[j], fusedFrom = true, origin
+			}
+		}
+	}
+	return cs, nil
+}
+
+// Fuse runs the real fusion.Fuser over a replay: local (the edge path's
+// boxes) and the cloud sets, frame by frame, calling visit with each frame's
+// fused boxes (valid only during the call).
+func Fuse(local [][]detection.Detection, cloud *CloudSets, cfg fusion.Config, visit func(i int, fused []detection.Detection) error) error {
+	fu, err := fusion.NewFuser(cfg)
+	if err != nil {
+		return err
+	}
+	var buf []detection.Detection
+	for i := range local {
+		buf = fu.Fuse(local[i], cloud.Sets[i], cloud.Fresh[i], buf[:0])
+		if err := visit(i, buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Score is one mode's accuracy on the person class, as fractions in [0,1].
+type Score struct {
+	MAP50   float64 `json:"map50"`    // COCO AP at IoU 0.5 (101-point)
+	MAP5095 float64 `json:"map50_95"` // COCO AP averaged over IoU 0.5:0.05:0.95
+}
+
+// Scorer accumulates one replay's boxes against the sequence's ground truth:
+// eval=1 rows are persons to find, every other row is an ignore region
+// (evalmetrics.FromMOT); only person detections (COCO class 0) count.
+type Scorer struct {
+	p     *Prepared
+	order []int
+	acc   *evalmetrics.Accumulator
+	gts   []evalmetrics.GT
+	dets  []evalmetrics.Det
+}
+
+// NewScorer starts scoring a replay of p in the given frame order.
+func NewScorer(p *Prepared, order []int) *Scorer {
+	return &Scorer{p: p, order: order, acc: evalmetrics.New(PersonClass)}
+}
+
+// Add records replayed frame i's boxes (image id i+1).
+func (s *Scorer) Add(i int, ds []detection.Detection) error {
+	sf := s.p.Seq.Frames[s.order[i]]
+	s.gts = evalmetrics.FromMOT(s.gts[:0], s.p.Seq.GT.Frames[sf.Number], PersonClass)
+	s.dets = evalmetrics.FromDetections(s.dets[:0], ds)
+	return s.acc.Add(i+1, s.gts, s.dets)
+}
+
+// Score is the accuracy so far.
+func (s *Scorer) Score() Score {
+	r := s.acc.COCO()
+	return Score{MAP50: r.MAP50, MAP5095: r.MAP}
+}
+
+// ScoreStream scores per-frame boxes.
+func ScoreStream(p *Prepared, order []int, frames [][]detection.Detection) (Score, error) {
+	s := NewScorer(p, order)
+	for i, ds := range frames {
+		if err := s.Add(i, ds); err != nil {
+			return Score{}, err
+		}
+	}
+	return s.Score(), nil
+}
+
+func clone(ds []detection.Detection) []detection.Detection {
+	if len(ds) == 0 {
+		return nil
+	}
+	return append([]detection.Detection(nil), ds...)
+}
