@@ -32,6 +32,11 @@ func newFuser(t testing.TB, cfg Config) *Fuser {
 	return f
 }
 
+// paperConfig is the REACT paper's starting point (IoU 0.5, decay 0.85,
+// floor 0.2): the behaviour tests below were written against these numbers,
+// independent of the tuned defaults.
+func paperConfig() Config { return Config{IoUThreshold: 0.5, Decay: 0.85, MinScore: 0.2} }
+
 func near(a, b float32) bool { return math.Abs(float64(a-b)) < 1e-6 }
 
 func TestDefaultConfigValid(t *testing.T) {
@@ -39,7 +44,7 @@ func TestDefaultConfigValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.IoUThreshold != 0.5 || c.Decay != 0.85 || c.MinScore != 0.2 || c.MatchClassAware || c.DuplicateIoU != 0 {
+	if c.IoUThreshold != 0.6 || c.Decay != 0.99 || c.MinScore != 0.2 || c.MatchClassAware || c.DuplicateIoU != 0 {
 		t.Fatalf("unexpected defaults %+v", c)
 	}
 	var zero Fuser
@@ -64,7 +69,7 @@ func TestValidate(t *testing.T) {
 		{func(c *Config) { c.DuplicateIoU = 2 }, "DuplicateIoU 2 out of range [0, 1]"},
 	}
 	for _, tc := range cases {
-		c := DefaultConfig()
+		c := paperConfig()
 		tc.mod(&c)
 		err := c.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -81,7 +86,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestMatchedPair(t *testing.T) {
-	f := newFuser(t, DefaultConfig())
+	f := newFuser(t, paperConfig())
 	l := detection.Detection{Box: box(10, 10, 50, 50), Class: 2, Score: 0.4, Source: detection.SourceTracked, TrackID: 7, Age: 3}
 	c := detection.Detection{Box: box(12, 11, 52, 49), Class: 0, Score: 0.95, Source: detection.SourceCloud, TrackID: 99, Age: 5}
 	out := f.Fuse([]detection.Detection{l}, []detection.Detection{c}, true, nil)
@@ -95,7 +100,7 @@ func TestMatchedPair(t *testing.T) {
 }
 
 func TestLocalOnlyAndEmptyCloud(t *testing.T) {
-	f := newFuser(t, DefaultConfig())
+	f := newFuser(t, paperConfig())
 	local := []detection.Detection{
 		edge(box(0, 0, 10, 10), 1, 0.7, 1),
 		{Box: box(100, 100, 120, 130), Class: 3, Score: 0.3, Source: detection.SourceTracked, TrackID: 2, Age: 4},
@@ -118,7 +123,7 @@ func TestLocalOnlyAndEmptyCloud(t *testing.T) {
 }
 
 func TestBothEmpty(t *testing.T) {
-	f := newFuser(t, DefaultConfig())
+	f := newFuser(t, paperConfig())
 	dst := make([]detection.Detection, 0, 4)
 	if out := f.Fuse(nil, nil, false, dst); len(out) != 0 {
 		t.Fatalf("got %+v", out)
@@ -140,7 +145,7 @@ func decayedFrames(s, d, floor float64) int {
 }
 
 func TestCloudOnlyDecayUntilFloor(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := paperConfig()
 	f := newFuser(t, cfg)
 	const s0 = 0.9
 	c := []detection.Detection{cloudDet(box(10, 10, 60, 60), 1, s0)}
@@ -192,7 +197,7 @@ func TestCloudOnlyDecayUntilFloor(t *testing.T) {
 }
 
 func TestCloudBelowFloorNotAdded(t *testing.T) {
-	f := newFuser(t, DefaultConfig())
+	f := newFuser(t, paperConfig())
 	out := f.Fuse(nil, []detection.Detection{cloudDet(box(0, 0, 10, 10), 0, 0.1)}, true, nil)
 	if len(out) != 0 {
 		t.Fatalf("got %+v", out)
@@ -200,7 +205,7 @@ func TestCloudBelowFloorNotAdded(t *testing.T) {
 }
 
 func TestReconfirmationStopsDecay(t *testing.T) {
-	f := newFuser(t, DefaultConfig())
+	f := newFuser(t, paperConfig())
 	cb := box(100, 100, 150, 200)
 	c := []detection.Detection{{Box: cb, Class: 0, Score: 0.9, Source: detection.SourceCloud, TrackID: 42}}
 	near1 := edge(box(102, 101, 151, 199), 3, 0.5, 5)
@@ -229,7 +234,7 @@ func TestReconfirmationStopsDecay(t *testing.T) {
 }
 
 func TestIdentityByTrackIDSurvivesDeletion(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := paperConfig()
 	cfg.MinScore = 0
 	f := newFuser(t, cfg)
 	a := detection.Detection{Box: box(0, 0, 10, 10), Score: 1, TrackID: 1}
@@ -258,13 +263,13 @@ func TestIoUExactlyAtThreshold(t *testing.T) {
 	if iou := detection.IoU(l.Box, c.Box); iou != 0.5 {
 		t.Fatalf("setup: IoU %v, want exactly 0.5", iou)
 	}
-	f := newFuser(t, DefaultConfig())
+	f := newFuser(t, paperConfig())
 	out := f.Fuse([]detection.Detection{l}, []detection.Detection{c}, true, nil)
 	if len(out) != 1 || out[0].Class != 2 || out[0].Box != l.Box {
 		t.Fatalf("IoU == threshold must match: %+v", out)
 	}
 	// Just below the threshold: no match, both boxes out.
-	cfg := DefaultConfig()
+	cfg := paperConfig()
 	cfg.IoUThreshold = math.Nextafter32(0.5, 1)
 	f = newFuser(t, cfg)
 	out = f.Fuse([]detection.Detection{l}, []detection.Detection{c}, true, nil)
@@ -274,7 +279,7 @@ func TestIoUExactlyAtThreshold(t *testing.T) {
 }
 
 func TestCompetingCloudBoxes(t *testing.T) {
-	f := newFuser(t, DefaultConfig())
+	f := newFuser(t, paperConfig())
 	// One local box, two cloud boxes above the threshold: the better one wins, the
 	// other is emitted as cloud-only.
 	L := edge(box(0, 0, 100, 100), 9, 0.5, 1)
@@ -301,7 +306,7 @@ func TestCompetingCloudBoxes(t *testing.T) {
 }
 
 func TestClassAware(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := paperConfig()
 	cfg.MatchClassAware = true
 	f := newFuser(t, cfg)
 	l := edge(box(0, 0, 10, 10), 1, 0.6, 1)
@@ -319,7 +324,7 @@ func TestClassAware(t *testing.T) {
 }
 
 func TestInvalidCloudBoxesSkipped(t *testing.T) {
-	f := newFuser(t, DefaultConfig())
+	f := newFuser(t, paperConfig())
 	nan := float32(math.NaN())
 	local := []detection.Detection{edge(box(0, 0, 10, 10), 1, 0.6, 1)}
 	cloud := []detection.Detection{
@@ -335,7 +340,7 @@ func TestInvalidCloudBoxesSkipped(t *testing.T) {
 }
 
 func TestResetTreatsCarriedSetAsFresh(t *testing.T) {
-	f := newFuser(t, DefaultConfig())
+	f := newFuser(t, paperConfig())
 	c := []detection.Detection{cloudDet(box(0, 0, 10, 10), 0, 0.9)}
 	f.Fuse(nil, c, true, nil)
 	f.Fuse(nil, c, false, nil)
@@ -391,11 +396,11 @@ func TestDeterminism(t *testing.T) {
 		}
 		return outs
 	}
-	a := newFuser(t, DefaultConfig())
+	a := newFuser(t, paperConfig())
 	first := run(a)
 	a.Reset()
 	second := run(a)
-	third := run(newFuser(t, DefaultConfig()))
+	third := run(newFuser(t, paperConfig()))
 	if !reflect.DeepEqual(first, second) || !reflect.DeepEqual(first, third) {
 		t.Fatal("Fuse is not deterministic")
 	}
@@ -412,7 +417,7 @@ func TestDeterminism(t *testing.T) {
 func TestZeroAllocs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	local, cloud := scene(rng, 50)
-	f := newFuser(t, DefaultConfig())
+	f := newFuser(t, paperConfig())
 	dst := make([]detection.Detection, 0, len(local)+len(cloud))
 	dst = f.Fuse(local, cloud, true, dst[:0])
 	frame := 0
@@ -435,7 +440,7 @@ func BenchmarkFuse(b *testing.B) {
 			// n boxes a side: scene yields ~0.8n local and ~0.9n cloud from n objects.
 			local, cloud := scene(rng, n*5/4)
 			local, cloud = local[:min(n, len(local))], cloud[:min(n, len(cloud))]
-			f, _ := NewFuser(DefaultConfig())
+			f, _ := NewFuser(paperConfig())
 			dst := make([]detection.Detection, 0, len(local)+len(cloud))
 			frame := 0
 			b.ReportAllocs()
