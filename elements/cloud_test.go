@@ -274,7 +274,7 @@ func TestCloudLossAndRecovery(t *testing.T) {
 	ups := 0
 	for _, m := range res.Messages {
 		if m.Name == "reactcloud-cloud" {
-			if m.Fields["state"] == "up" {
+			if m.Fields()["state"] == "up" {
 				ups++
 			}
 		}
