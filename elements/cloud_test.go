@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/go-gst/go-gst/gst"
 
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/mot"
@@ -165,7 +168,9 @@ func TestSlowCloudDoesNotDelayFrames(t *testing.T) {
 	}
 	t.Logf("reactcloud per frame with a 1 s cloud: mean %v, worst %v over %d frames; %d replies",
 		total/n, worst, n, replies)
-	if worst > 300*time.Millisecond {
+	// Scheduling on a busy 2-core machine alone can hold a frame for a few
+	// hundred ms; waiting for the cloud would show as a second.
+	if worst > 600*time.Millisecond {
 		t.Errorf("a frame spent %v in reactcloud: it waited for the 1 s cloud", worst)
 	}
 	if replies == 0 {
@@ -293,4 +298,79 @@ func startWorkerOn(t *testing.T, url string) interface{ Stop() error } {
 	}
 	t.Cleanup(func() { w.Stop() })
 	return w
+}
+
+// With no NATS server at all the pipeline still runs every frame, edge-only,
+// and says why on the bus instead of failing.
+func TestCloudUnreachableAtStart(t *testing.T) {
+	const n = 30
+	src, _, _ := pingPong(t, "MOT17-04-FRCNN-mini", n)
+	desc := fmt.Sprintf("%s ! reactdetect model-file=%q interval=5 ! reacttrack ! reactcloud name=cloud server=nats://127.0.0.1:1 interval=5 ! fakesink name=sink sync=false",
+		src, pipetest.Model(t, "yolox_nano_416x416"))
+	res, err := pipetest.Run(desc, 2*time.Minute, pipetest.Probe{Element: "sink", Pad: "sink"})
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatalf("run: %v %s", err, res.ErrorText())
+	}
+	frames := res.Frames["sink.sink"]
+	if len(frames) != n {
+		t.Fatalf("%d frames out of %d", len(frames), n)
+	}
+	boxes := 0
+	for _, f := range frames {
+		boxes += len(f.Dets)
+		if cloudBoxes(f) > 0 {
+			t.Fatalf("frame %d has cloud boxes without a cloud", f.Index)
+		}
+	}
+	if boxes == 0 {
+		t.Error("no edge boxes passed through")
+	}
+	warned := false
+	for _, w := range res.Warnings {
+		warned = warned || strings.Contains(w, "No NATS server at nats://127.0.0.1:1")
+	}
+	if !warned {
+		t.Errorf("no warning about the missing NATS server; warnings: %v", res.Warnings)
+	}
+}
+
+// PLAYING → NULL → PLAYING with cloud requests in flight: stopping does not
+// wait for the slow cloud, and the element works again after the restart.
+func TestCloudStateCycleWithRequestsInFlight(t *testing.T) {
+	cloud := startCloud(t, 2*time.Second)
+	if err := runner.Init(); err != nil {
+		t.Fatal(err)
+	}
+	desc := fmt.Sprintf("videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=360,framerate=30/1 ! reactcloud name=cloud server=%s interval=3 max-inflight=4 ! fakesink name=sink sync=false", cloud.URL())
+	p, err := gst.NewPipelineFromString(desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.SetState(gst.StateNull)
+	sink, _ := p.GetElementByName("sink")
+	var frames atomic.Int64
+	sink.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(*gst.Pad, *gst.PadProbeInfo) gst.PadProbeReturn {
+		frames.Add(1)
+		return gst.PadProbeOK
+	})
+	for cycle := range 2 {
+		before := frames.Load()
+		if err := p.SetState(gst.StatePlaying); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		t0 := time.Now()
+		if err := p.SetState(gst.StateNull); err != nil {
+			t.Fatal(err)
+		}
+		stop := time.Since(t0)
+		got := frames.Load() - before
+		t.Logf("cycle %d: %d frames in 1.5 s, stopping with requests in flight took %v", cycle, got, stop)
+		if got < 20 {
+			t.Errorf("cycle %d: only %d frames", cycle, got)
+		}
+		if stop > time.Second {
+			t.Errorf("cycle %d: stopping took %v: it waited for the 2 s cloud", cycle, stop)
+		}
+	}
 }

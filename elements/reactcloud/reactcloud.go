@@ -142,6 +142,7 @@ type Element struct {
 	nc     *nats.Conn
 	engine atomic.Pointer[offload.Engine]
 	done   chan struct{}
+	relay  sync.WaitGroup
 	state  streaming
 }
 
@@ -229,7 +230,8 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	e.nc = nc
 	e.engine.Store(eng)
 	e.done = make(chan struct{})
-	go e.relayEvents(eng, e.done)
+	e.relay.Add(1)
+	go e.relayEvents(eng, e.done, &e.relay)
 	e.state = streaming{labels: gstvideo.NewLabels(labels.COCO())}
 	cat.LogInfo(fmt.Sprintf("offloading every %d frames (scene change %.2f) to %s on %s as stream %q",
 		s.cfg.Interval, s.cfg.ChangeThreshold, s.cfg.Subject, s.server, s.cfg.StreamID))
@@ -241,13 +243,15 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 }
 
 func (e *Element) Stop(_ *base.GstBaseTransform) bool {
-	if eng := e.engine.Swap(nil); eng != nil {
-		eng.Close()
-		e.postStats(eng.Stats(), "final")
-	}
 	if e.done != nil {
 		close(e.done)
+		e.relay.Wait()
 		e.done = nil
+	}
+	if eng := e.engine.Swap(nil); eng != nil {
+		eng.Close()
+		var txt shell.StatusText
+		e.postStats(&txt, eng.Stats(), "final")
 	}
 	if e.nc != nil {
 		e.nc.Close()
@@ -301,11 +305,15 @@ func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
 	return gst.FlowOK
 }
 
-// relayEvents turns engine events into bus messages, off the streaming thread.
-func (e *Element) relayEvents(eng *offload.Engine, done chan struct{}) {
+// relayEvents turns engine events into bus messages, off the streaming
+// thread. Status and reply messages are built as text in a reused buffer
+// (shell.StatusText), so a long run does not allocate for them.
+func (e *Element) relayEvents(eng *offload.Engine, done chan struct{}, exited *sync.WaitGroup) {
+	defer exited.Done()
+	var txt shell.StatusText
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	e.postStats(eng.Stats(), "start")
+	e.postStats(&txt, eng.Stats(), "start")
 	for {
 		select {
 		case <-done:
@@ -315,50 +323,48 @@ func (e *Element) relayEvents(eng *offload.Engine, done chan struct{}) {
 			case offload.EventCloudDown:
 				e.Warning("Cloud unavailable, output continues edge-only: "+ev.Reason,
 					"reactcloud recovers by itself when replies come back")
-				e.Post("reactcloud-cloud", map[string]interface{}{"state": "down", "reason": ev.Reason})
+				e.PostText(txt.Begin("reactcloud-cloud").String("state", "down").String("reason", ev.Reason).Bytes())
 			case offload.EventCloudUp:
 				cat.LogInfo("cloud is up")
-				e.Post("reactcloud-cloud", map[string]interface{}{"state": "up", "reason": ""})
+				e.PostText(txt.Begin("reactcloud-cloud").String("state", "up").String("reason", "").Bytes())
 			case offload.EventReply:
-				st := eng.Stats()
-				e.Post("reactcloud-reply", map[string]interface{}{
-					"frame": ev.Frame, "rtt-ms": float64(ev.RTT.Microseconds()) / 1000,
-					"boxes": uint(ev.Boxes), "worker": ev.Worker, "in-flight": uint(st.Inflight),
-				})
+				e.PostText(txt.Begin("reactcloud-reply").Uint("frame", ev.Frame).
+					Float("rtt-ms", float64(ev.RTT.Microseconds())/1000).Uint("boxes", uint64(ev.Boxes)).
+					String("worker", ev.Worker).Uint("in-flight", uint64(eng.Stats().Inflight)).Bytes())
 			}
 		case <-tick.C:
-			e.postStats(eng.Stats(), "periodic")
+			e.postStats(&txt, eng.Stats(), "periodic")
 		}
 	}
 }
 
 // postStats posts the engine's counters as a reactcloud-status message.
-func (e *Element) postStats(s offload.Stats, why string) {
-	e.Post("reactcloud-status", map[string]interface{}{
-		"why":            why,
-		"cloud":          s.Cloud.String(),
-		"frames":         s.Frames,
-		"offloaded":      s.Offloaded,
-		"replies":        s.RepliesOK,
-		"in-flight":      uint(s.Inflight),
-		"rtt-ms":         float64(s.LastRTT.Microseconds()) / 1000,
-		"mean-rtt-ms":    float64(s.MeanRTT.Microseconds()) / 1000,
-		"cloud-boxes":    uint(s.CloudBoxes),
-		"timeouts":       s.Timeouts,
-		"no-responders":  s.NoResponders,
-		"worker-errors":  s.WorkerErrors,
-		"malformed":      s.Malformed,
-		"wrong-version":  s.WrongVersion,
-		"unknown-frame":  s.UnknownFrame,
-		"oversized":      s.Oversized,
-		"skipped-full":   s.SkippedFull,
-		"skipped-down":   s.SkippedDisconnected,
-		"late":           s.LateBeyondRing,
-		"stale":          s.StaleSets,
-		"sent-bytes":     s.SentBytes,
-		"scene-changes":  s.SceneChanges,
-		"ring-frames":    uint(s.RingFrames),
-		"ff-steps":       s.FFStepped,
-		"events-dropped": s.EventsDropped,
-	})
+func (e *Element) postStats(txt *shell.StatusText, s offload.Stats, why string) {
+	e.PostText(txt.Begin("reactcloud-status").
+		String("why", why).
+		String("cloud", s.Cloud.String()).
+		Uint("frames", s.Frames).
+		Uint("offloaded", s.Offloaded).
+		Uint("replies", s.RepliesOK).
+		Uint("in-flight", uint64(s.Inflight)).
+		Float("rtt-ms", float64(s.LastRTT.Microseconds())/1000).
+		Float("mean-rtt-ms", float64(s.MeanRTT.Microseconds())/1000).
+		Uint("cloud-boxes", uint64(s.CloudBoxes)).
+		Uint("timeouts", s.Timeouts).
+		Uint("no-responders", s.NoResponders).
+		Uint("worker-errors", s.WorkerErrors).
+		Uint("malformed", s.Malformed).
+		Uint("wrong-version", s.WrongVersion).
+		Uint("unknown-frame", s.UnknownFrame).
+		Uint("oversized", s.Oversized).
+		Uint("skipped-full", s.SkippedFull).
+		Uint("skipped-down", s.SkippedDisconnected).
+		Uint("late", s.LateBeyondRing).
+		Uint("stale", s.StaleSets).
+		Uint("sent-bytes", s.SentBytes).
+		Uint("scene-changes", s.SceneChanges).
+		Uint("ring-frames", uint64(s.RingFrames)).
+		Uint("ff-steps", s.FFStepped).
+		Uint("events-dropped", s.EventsDropped).
+		Bytes())
 }

@@ -93,6 +93,7 @@ type streaming struct {
 	detected   uint64
 	boxes      uint64
 	sinceStats int
+	statsText  shell.StatusText
 	inferTotal time.Duration
 }
 
@@ -296,15 +297,17 @@ func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
 
 func (e *Element) postStats() {
 	st := &e.state
-	e.Post("reactdetect-stats", map[string]interface{}{
-		"frames":          st.frameNum,
-		"detected-frames": st.detected,
-		"boxes":           st.boxes,
-		"mean-detect-ms":  float64(st.inferTotal.Microseconds()) / 1000 / float64(st.sinceStats),
-		"preprocess-ms":   float64(st.det.Last.Preprocess.Microseconds()) / 1000,
-		"inference-ms":    float64(st.det.Last.Inference.Microseconds()) / 1000,
-		"decode-ms":       float64(st.det.Last.Decode.Microseconds()) / 1000,
-	})
+	// Built as text in a reused buffer: posting from the streaming thread
+	// must not allocate (shell.StatusText).
+	e.PostText(st.statsText.Begin("reactdetect-stats").
+		Uint("frames", st.frameNum).
+		Uint("detected-frames", st.detected).
+		Uint("boxes", st.boxes).
+		Float("mean-detect-ms", float64(st.inferTotal.Microseconds())/1000/float64(st.sinceStats)).
+		Float("preprocess-ms", float64(st.det.Last.Preprocess.Microseconds())/1000).
+		Float("inference-ms", float64(st.det.Last.Inference.Microseconds())/1000).
+		Float("decode-ms", float64(st.det.Last.Decode.Microseconds())/1000).
+		Bytes())
 	st.sinceStats, st.inferTotal = 0, 0
 }
 

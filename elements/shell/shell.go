@@ -15,10 +15,22 @@ shell_post_error (GstElement * e, GQuark domain, gint code, const char * text, c
   gst_element_message_full (e, GST_MESSAGE_ERROR, domain, code, g_strdup (text),
       g_strdup (debug), __FILE__, "shell_post_error", __LINE__);
 }
+
+static gboolean
+shell_post_structure (GstElement * e, const char * text, gsize len)
+{
+  gchar *copy = g_strndup (text, len);
+  GstStructure *s = gst_structure_from_string (copy, NULL);
+  g_free (copy);
+  if (s == NULL)
+    return FALSE;
+  return gst_element_post_message (e, gst_message_new_element (GST_OBJECT (e), s));
+}
 */
 import "C"
 
 import (
+	"strconv"
 	"unsafe"
 
 	"github.com/go-gst/go-glib/glib"
@@ -93,4 +105,61 @@ func (i *Instance) Post(name string, fields map[string]interface{}) {
 		s.SetValue(k, v)
 	}
 	e.PostMessage(gst.NewElementMessage(e, s))
+}
+
+// PostText posts an element message given as a serialised GstStructure
+// ("name, key=(type)value, ..."; see StatusText to build one). Unlike Post,
+// which goes through go-gst's Structure API (a GValue per field), this makes no
+// Go allocation when text is built in a reused buffer: elements that report
+// status every second or every reply use it. It reports false when text
+// does not parse.
+func (i *Instance) PostText(text []byte) bool {
+	if i.ptr == nil || len(text) == 0 {
+		return false
+	}
+	return C.shell_post_structure((*C.GstElement)(i.ptr), (*C.char)(unsafe.Pointer(&text[0])), C.gsize(len(text))) != 0
+}
+
+// StatusText builds a serialised GstStructure field by field into a reused
+// buffer, without allocating once the buffer has grown.
+type StatusText struct{ b []byte }
+
+// Begin starts a structure named name.
+func (t *StatusText) Begin(name string) *StatusText {
+	t.b = append(t.b[:0], name...)
+	return t
+}
+
+// Uint adds a guint64 field.
+func (t *StatusText) Uint(key string, v uint64) *StatusText {
+	t.b = append(append(append(t.b, ", "...), key...), "=(guint64)"...)
+	t.b = strconv.AppendUint(t.b, v, 10)
+	return t
+}
+
+// Float adds a double field, to 3 decimals.
+func (t *StatusText) Float(key string, v float64) *StatusText {
+	t.b = append(append(append(t.b, ", "...), key...), "=(double)"...)
+	t.b = strconv.AppendFloat(t.b, v, 'f', 3, 64) // always with a decimal point, as GStreamer parses doubles
+	return t
+}
+
+// String adds a string field, quoted and escaped.
+func (t *StatusText) String(key, v string) *StatusText {
+	t.b = append(append(append(t.b, ", "...), key...), "=(string)\""...)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '"' || c == '\\' {
+			t.b = append(t.b, '\\')
+		}
+		t.b = append(t.b, c)
+	}
+	t.b = append(t.b, '"')
+	return t
+}
+
+// Bytes is the text built so far, with the closing semicolon.
+func (t *StatusText) Bytes() []byte {
+	t.b = append(t.b, ';')
+	return t.b
 }

@@ -205,17 +205,22 @@ react_set_frame_meta (GstBuffer * buf, guint64 frame, gboolean detected)
   gst_structure_id_set (s, q_frame, G_TYPE_UINT64, frame, q_detected, G_TYPE_BOOLEAN, detected, NULL);
 }
 
-gboolean
-react_get_frame_meta (GstBuffer * buf, guint64 * frame, gboolean * detected)
+/* Returned by value: pointers to Go locals passed to C would make them
+ * escape to the Go heap, one allocation per frame. */
+ReactFrameInfo
+react_get_frame_meta (GstBuffer * buf)
 {
+  ReactFrameInfo info = { 0, FALSE, FALSE };
   GstCustomMeta *m = gst_buffer_get_custom_meta (buf, "GstReactFrameMeta");
-  GstStructure *s;
+  gboolean detected = FALSE;
   if (m == NULL)
-    return FALSE;
-  s = gst_custom_meta_get_structure (m);
-  if (!gst_structure_id_get (s, q_frame, G_TYPE_UINT64, frame, q_detected, G_TYPE_BOOLEAN, detected, NULL))
-    return FALSE;
-  return TRUE;
+    return info;
+  if (!gst_structure_id_get (gst_custom_meta_get_structure (m), q_frame, G_TYPE_UINT64, &info.frame,
+          q_detected, G_TYPE_BOOLEAN, &detected, NULL))
+    return info;
+  info.detected = detected;
+  info.ok = TRUE;
+  return info;
 }
 
 GstMessage *
@@ -228,4 +233,19 @@ GstStructure *
 react_structure_new_empty (const char *name)
 {
   return gst_structure_new_empty (name);
+}
+
+/* A buffer-counting pad probe entirely in C: tests that count Go allocations
+ * per frame must not be charged for go-gst's per-call probe wrappers. */
+static GstPadProbeReturn
+react_count_probe (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  g_atomic_int_inc ((gint *) data);
+  return GST_PAD_PROBE_OK;
+}
+
+void
+react_count_buffers (GstPad * pad, gint * counter)
+{
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, react_count_probe, counter, NULL);
 }

@@ -35,8 +35,10 @@ gint react_add_rois (GstBuffer * buf, const ReactBox * boxes, gint n, guint64 fr
 gint react_read_rois (GstBuffer * buf, ReactBox * out, gint cap);
 gint react_remove_rois (GstBuffer * buf);
 void react_set_frame_meta (GstBuffer * buf, guint64 frame, gboolean detected);
-gboolean react_get_frame_meta (GstBuffer * buf, guint64 * frame, gboolean * detected);
+typedef struct { guint64 frame; gboolean detected; gboolean ok; } ReactFrameInfo;
+ReactFrameInfo react_get_frame_meta (GstBuffer * buf);
 GstMessage *react_new_element_message (GstElement * src, GstStructure * s);
 GstStructure *react_structure_new_empty (const char * name);
+void react_count_buffers (GstPad * pad, gint * counter);
 
 #endif

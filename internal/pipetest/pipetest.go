@@ -64,10 +64,13 @@ type Result struct {
 func (r *Result) ErrorText() string { return strings.Join(r.Errors, "\n") }
 
 // Probe observes buffers leaving (pad "src") or entering (pad "sink") an element.
+// With Counter set it only counts them, into Counter, with no Go code per
+// buffer (Result.Frames then has no entry for it).
 type Probe struct {
 	Element string
 	Pad     string
 	Pixels  bool
+	Counter *gstvideo.BufferCounter
 }
 
 // Run builds desc, plays it until EOS, an error, or timeout, observing probes.
@@ -92,6 +95,10 @@ func Run(desc string, timeout time.Duration, probes ...Probe) (*Result, error) {
 		pad := el.GetStaticPad(pr.Pad)
 		if pad == nil {
 			return nil, fmt.Errorf("element %s has no pad %s", pr.Element, pr.Pad)
+		}
+		if pr.Counter != nil {
+			pr.Counter.Attach(pad)
+			continue
 		}
 		key := pr.Element + "." + pr.Pad
 		var rois gstvideo.ROIs
