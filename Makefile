@@ -19,7 +19,7 @@ TEST_FLAGS ?= -count=1 -p 1 -timeout 20m
 
 export CGO_ENABLED := 1
 
-.PHONY: setup deps build plugin cli demo test vet fmt bench clean
+.PHONY: setup deps build plugin cli demo test vet fmt bench clean fuzz
 
 setup: deps cli
 	$(BUILD)/gstreact setup $(if $(MODELS_FROM),--models-from $(MODELS_FROM)) $(if $(ORT_LIB),--ort-lib $(ORT_LIB))
@@ -44,13 +44,24 @@ demo: setup build
 
 test: setup plugin vet
 	GSTREACT_PLUGIN_DIR=$(CURDIR)/$(BUILD) $(GO) test $(TEST_FLAGS) ./...
+	$(MAKE) --no-print-directory fuzz
+
+# The wire decoders face the network: fuzz each for a bounded time
+# (FUZZTIME=5m for a longer hunt). New crashers land in testdata/fuzz.
+FUZZTIME ?= 8s
+fuzz:
+	for f in FuzzDecodeRequest FuzzDecodeReply FuzzJPEGDims; do \
+	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./internal/wire || exit 1; done
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 
-bench: setup
+# The Go benchmarks, then `gstreact bench`: every stage against its floor in
+# one run (BENCH_FLAGS=--quick for a short one, --format json for JSON).
+bench: setup cli
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./...
+	$(BUILD)/gstreact bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BUILD)

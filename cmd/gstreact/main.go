@@ -5,6 +5,7 @@
 //	gstreact run --input PATH --output PATH [flags]
 //	gstreact cloudworker [--nats URL] [--model PATH|NAME] [--concurrency N] [flags]
 //	gstreact eval --sequence DIR [--k LIST] [--m LIST] [--latency LIST] [flags]
+//	gstreact bench [--quick] [--format table|json]
 //	gstreact models
 //	gstreact version
 package main
@@ -31,6 +32,7 @@ var commands = []command{
 	{"run", "run REACT on a video file, image folder or camera and write the overlaid video", runRun},
 	{"cloudworker", "serve the cloud detector to edges over NATS (queue group; add workers to scale)", runCloudworker},
 	{"eval", "replay labelled MOT sequences on a simulated clock and report mAP over a grid of k, m, latency", runEval},
+	{"bench", "measure every stage against its floor in one run (raw ONNX Runtime, pipeline bound, worker, allocations)", runBench},
 	{"models", "list the known models and whether they are in the cache", runModels},
 	{"version", "print the version", func(context.Context, []string) error { fmt.Println("gstreact", version); return nil }},
 }
