@@ -13,6 +13,7 @@ import (
 	"github.com/gst-react/gst-react/elements/reactcloud"
 	"github.com/gst-react/gst-react/elements/reactdetect"
 	"github.com/gst-react/gst-react/elements/reactoverlay"
+	"github.com/gst-react/gst-react/elements/reactpublish"
 	"github.com/gst-react/gst-react/elements/reacttrack"
 )
 
@@ -24,6 +25,7 @@ var registrations = []struct {
 	{reacttrack.Name, reacttrack.Register},
 	{reactcloud.Name, reactcloud.Register},
 	{reactoverlay.Name, reactoverlay.Register},
+	{reactpublish.Name, reactpublish.Register},
 }
 
 // Names lists the element factory names, in registration order.
