@@ -1,37 +1,58 @@
 package main
 
 import (
+	"github.com/gst-react/gst-react/elements/reactdetect"
+
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"strings"
 
+	"github.com/gst-react/gst-react/internal/launch"
 	"github.com/gst-react/gst-react/internal/runner"
 )
 
+// repeatFlag collects a repeatable flag; each value may be a comma list.
+type repeatFlag []string
+
+func (l *repeatFlag) String() string     { return strings.Join(*l, ",") }
+func (l *repeatFlag) Set(v string) error { *l = append(*l, v); return nil }
+
 func runRun(ctx context.Context, args []string) error {
+	return runRunTo(ctx, args, os.Stdout, os.Stderr)
+}
+
+func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	var o runner.Options
-	fs.StringVar(&o.Input, "input", "", "video file, image folder (MOT img1/), URI (rtsp://, file://), or \"test\"")
-	fs.StringVar(&o.Output, "output", "", "output .mp4/.mkv file, \"display\", or \"none\" (default none)")
+	var inputs, outputs, ids repeatFlag
+	fs.Var(&inputs, "input", "video file, image folder (MOT img1/), rtsp:// camera, V4L2 device (/dev/video0), URI (file://, http://), or \"test\"; repeat the flag or give a comma list for several cameras")
+	fs.Var(&outputs, "output", "output .mp4/.mkv file, rtsp://HOST:PORT/PATH to serve the video (e.g. rtsp://0.0.0.0:8554/react), \"display\", or \"none\" (default none); one per --input, or one for all: a pattern with %d or {id}, or a name the stream id is added to")
 	fs.StringVar(&o.Model, "model", "", "edge ONNX model file or manifest name (default: yolox_nano_416x416 from the cache)")
 	fs.IntVar(&o.Interval, "interval", 0, "run the edge detector on every Nth frame (default 5)")
-	fs.Float64Var(&o.Threshold, "threshold", -1, "minimum detection score 0..1 (default 0.3)")
-	fs.Float64Var(&o.NMSThreshold, "nms-threshold", -1, "NMS IoU threshold 0..1 (default 0.45)")
+	fs.Float64Var(&o.Threshold, "threshold", reactdetect.DefaultThreshold, "minimum detection score 0..1")
+	fs.Float64Var(&o.NMSThreshold, "nms-threshold", reactdetect.DefaultNMSThreshold, "NMS IoU threshold 0..1")
 	fs.StringVar(&o.Classes, "classes", "", "keep only these classes, e.g. \"person,car\" (default all)")
 	fs.StringVar(&o.LabelsFile, "labels", "", "class names file, one per line (default COCO)")
 	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime threads (default one per core)")
-	fs.StringVar(&o.Encoder.Encoder, "encoder", "x264enc", "H.264 encoder for file output: x264enc or openh264enc")
-	fs.IntVar(&o.Encoder.Bitrate, "bitrate", 0, "H.264 bitrate in kbit/s (default: encoder's)")
+	fs.StringVar(&o.Encoder.Encoder, "encoder", "x264enc", "H.264 encoder for file and RTSP output: x264enc or openh264enc")
+	fs.IntVar(&o.Encoder.Bitrate, "bitrate", 0, "H.264 bitrate in kbit/s, file and RTSP output (default: encoder's)")
 	fs.IntVar(&o.TestFrames, "test-frames", 300, "frames produced by --input test")
-	fs.StringVar(&o.NATS, "nats", "", "NATS server of the cloud workers, e.g. nats://cloud:4222 (default: start an embedded server and an in-process worker)")
+	fs.StringVar(&o.NATS, "nats", "", "NATS server of the cloud workers, e.g. nats://cloud:4222 (default: start an embedded server and an in-process worker, shared by all inputs)")
 	fs.BoolVar(&o.NoCloud, "no-cloud", false, "edge only: detector and tracker, no cloud offload")
 	fs.IntVar(&o.CloudInterval, "cloud-interval", 0, "send every Nth frame to the cloud, REACT's m (default 30)")
-	fs.StringVar(&o.StreamID, "stream-id", "", "name of this stream on the wire (default stream0)")
+	fs.Var(&ids, "stream-id", "name of each stream on the wire, one per --input (comma list or repeated; default stream0 for one input, cam0, cam1, … for several)")
 	fs.StringVar(&o.CloudModel, "cloud-model", "", "in-process worker's ONNX model file or manifest name (default: yolox_nano_736x1280)")
 	fs.DurationVar(&o.WorkerLatency, "worker-latency", 0, "extra delay of each in-process worker reply, to show a distant cloud (e.g. 500ms)")
-	quiet := fs.Bool("quiet", false, "no progress lines")
+	fs.DurationVar(&o.StallTimeout, "stall-timeout", runner.DefaultStallTimeout, "an RTSP or V4L2 input with no frame for this long is reconnected")
+	fs.DurationVar(&o.ReconnectMax, "reconnect-max", runner.DefaultReconnectMax, "longest wait between reconnection attempts (the wait doubles from 0.5 s)")
+	reconnect := fs.Bool("reconnect", true, "reconnect an RTSP or V4L2 input that drops (false: its end or failure ends the run)")
+	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus text metrics at http://ADDR/metrics, e.g. 127.0.0.1:9100 (default off)")
+	quiet := fs.Bool("quiet", false, "no status lines")
 	printPipeline := fs.Bool("print-pipeline", false, "print the gst-launch-1.0 description and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -39,6 +60,7 @@ func runRun(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
 	}
+	o.NoReconnect = !*reconnect
 	for _, m := range []*string{&o.Model, &o.CloudModel} {
 		if *m == "" {
 			continue
@@ -52,34 +74,113 @@ func runRun(ctx context.Context, args []string) error {
 	if o.NoCloud && o.NATS != "" {
 		return fmt.Errorf("--no-cloud and --nats contradict each other: pick one")
 	}
+	streams, err := streamsFromFlags(inputs, outputs, ids)
+	if err != nil {
+		return err
+	}
 	if *printPipeline {
-		desc, _, _, err := runner.Description(o)
+		return printPipelines(stdout, stderr, o, streams)
+	}
+	if !*quiet {
+		o.Progress = stderr
+		o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if len(streams) == 1 {
+		o.Input, o.Output, o.StreamID = streams[0].Input, streams[0].Output, streams[0].ID
+		sum, err := runner.Run(ctx, o)
+		printSummary(stderr, "", sum, err)
+		return err
+	}
+	sums, err := runner.RunStreams(ctx, o, streams)
+	for _, s := range sums {
+		printSummary(stderr, s.Stream+": ", s, err)
+	}
+	return err
+}
+
+// streamsFromFlags pairs inputs with outputs and stream ids.
+func streamsFromFlags(inputs, outputs, ids []string) ([]runner.Stream, error) {
+	ins := launch.SplitList(inputs)
+	if len(ins) == 0 {
+		ins = []string{""} // "no --input given", from ResolveInput
+	}
+	idList := launch.SplitList(ids)
+	if len(idList) > 0 && len(idList) != len(ins) {
+		return nil, fmt.Errorf("%d stream ids for %d inputs: give one --stream-id per --input", len(idList), len(ins))
+	}
+	streams := make([]runner.Stream, len(ins))
+	for i, in := range ins {
+		streams[i].Input = in
+		if len(idList) > 0 {
+			streams[i].ID = idList[i]
+		}
+	}
+	single := len(ins) == 1
+	if !single {
+		if err := runner.StreamIDs(streams); err != nil {
+			return nil, err
+		}
+	}
+	names := make([]string, len(streams))
+	for i, s := range streams {
+		names[i] = s.ID
+		if names[i] == "" {
+			names[i] = "stream0"
+		}
+	}
+	outs, err := launch.ExpandOutputs(launch.SplitList(outputs), names)
+	if err != nil {
+		return nil, err
+	}
+	for i := range streams {
+		streams[i].Output = outs[i]
+	}
+	return streams, nil
+}
+
+func printPipelines(stdout, stderr io.Writer, o runner.Options, streams []runner.Stream) error {
+	for _, s := range streams {
+		so := o
+		so.Input, so.Output, so.StreamID = s.Input, s.Output, s.ID
+		desc, _, out, err := runner.Description(so)
 		if err != nil {
 			return err
 		}
-		fmt.Println(desc)
-		if !o.NoCloud && o.NATS == "" {
-			fmt.Fprintln(os.Stderr, "(run starts an embedded NATS server and an in-process worker and sets reactcloud's server to it; gst-launch-1.0 needs a NATS server and `gstreact cloudworker` running)")
+		if len(streams) > 1 {
+			fmt.Fprintf(stdout, "# %s\n", s.ID)
 		}
-		return nil
+		fmt.Fprintln(stdout, desc)
+		if c := runner.CaptureDescription(so); c != "" {
+			fmt.Fprintf(stderr, "(the appsrc %q is fed by a capture pipeline that run rebuilds after every outage:\n  %s\n use --reconnect=false for a single gst-launch-1.0 line)\n", "src", c)
+		}
+		if out.RTSP != nil {
+			fmt.Fprintf(stderr, "(the appsink %q feeds run's built-in RTSP server at rtsp://%s%s)\n", launch.RTSPSink, out.RTSP.Addr(), out.RTSP.Path)
+		}
 	}
-	if !*quiet {
-		o.Progress = os.Stderr
-		o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if !o.NoCloud && o.NATS == "" {
+		fmt.Fprintln(stderr, "(run starts an embedded NATS server and an in-process worker and sets reactcloud's server to it; gst-launch-1.0 needs a NATS server and `gstreact cloudworker` running)")
 	}
-	sum, err := runner.Run(ctx, o)
-	fmt.Fprintf(os.Stderr, "summary: %d frames in %.1f s (%.1f fps), %d boxes (%.1f per frame)",
+	return nil
+}
+
+func printSummary(w io.Writer, prefix string, sum runner.Summary, err error) {
+	fmt.Fprintf(w, "%ssummary: %d frames in %.1f s (%.1f fps), %d boxes (%.1f per frame)", prefix,
 		sum.Frames, sum.Elapsed.Seconds(), sum.FPS(), sum.Boxes, float64(sum.Boxes)/float64(max(sum.Frames, 1)))
 	if sum.Boxes > 0 {
-		fmt.Fprintf(os.Stderr, " [edge %d, tracked %d, cloud %d]", sum.BySource[0], sum.BySource[1], sum.BySource[2])
+		fmt.Fprintf(w, " [edge %d, tracked %d, cloud %d]", sum.BySource[0], sum.BySource[1], sum.BySource[2])
 	}
 	if sum.Output != "" && err == nil {
-		fmt.Fprintf(os.Stderr, ", wrote %s", sum.Output)
+		fmt.Fprintf(w, ", wrote %s", sum.Output)
 	}
-	fmt.Fprintln(os.Stderr)
+	if sum.Served != "" {
+		fmt.Fprintf(w, ", served %s", sum.Served)
+	}
+	fmt.Fprintln(w)
+	if sum.Outages > 0 {
+		fmt.Fprintf(w, "%sinput: %d outages, %.1f s down in all, %d frames held\n", prefix, sum.Outages, sum.Downtime.Seconds(), sum.Repeated)
+	}
 	if c := sum.Cloud; c != nil {
-		fmt.Fprintf(os.Stderr, "cloud: %v; %v frames offloaded, %v replies, mean round trip %.0f ms, %v skipped while requests were in flight\n",
-			c["cloud"], c["offloaded"], c["replies"], c["mean-rtt-ms"], c["skipped-full"])
+		fmt.Fprintf(w, "%scloud: %v; %v frames offloaded, %v replies, mean round trip %.0f ms, %v skipped while requests were in flight\n",
+			prefix, c["cloud"], c["offloaded"], c["replies"], c["mean-rtt-ms"], c["skipped-full"])
 	}
-	return err
 }

@@ -6,6 +6,8 @@ package launch
 import (
 	"bufio"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -112,6 +114,7 @@ const (
 	InputSequence
 	InputURI // rtsp://, http(s)://, file://
 	InputTest
+	InputV4L2 // a V4L2 capture device, /dev/video*
 )
 
 // Input is a resolved --input.
@@ -123,16 +126,25 @@ type Input struct {
 	Frames int
 }
 
-// ResolveInput classifies spec: "test" (videotestsrc), a URI, a folder of
-// numbered images, or a media file.
+// ResolveInput classifies spec: "test" (videotestsrc), a URI, a V4L2 device
+// (/dev/video*), a folder of numbered images, or a media file.
 func ResolveInput(spec string) (Input, error) {
 	switch {
 	case spec == "":
-		return Input{}, fmt.Errorf("no --input given (a video file, an image folder, an rtsp:// URL, or \"test\")")
+		return Input{}, fmt.Errorf("no --input given (a video file, an image folder, an rtsp:// URL, a /dev/video* camera, or \"test\")")
 	case spec == "test":
 		return Input{Kind: InputTest, Spec: spec}, nil
 	case strings.Contains(spec, "://"):
 		return Input{Kind: InputURI, Spec: spec}, nil
+	case strings.HasPrefix(spec, "/dev/video"):
+		st, err := os.Stat(spec)
+		if err != nil {
+			return Input{}, fmt.Errorf("input %s: no such V4L2 device (is the camera plugged in? ls /dev/video*): %w", spec, err)
+		}
+		if st.Mode()&os.ModeCharDevice == 0 {
+			return Input{}, fmt.Errorf("input %s is not a character device, so not a V4L2 camera", spec)
+		}
+		return Input{Kind: InputV4L2, Spec: spec}, nil
 	}
 	st, err := os.Stat(spec)
 	if err != nil {
@@ -168,9 +180,64 @@ func (in Input) Source(numBuffers int) string {
 			Quote(filepath.Join(s.Dir, s.Pattern)), s.Start, s.End, caps, s.FPSNum, s.FPSDen, dec)
 	case InputURI:
 		return fmt.Sprintf("uridecodebin uri=%s", Quote(in.Spec))
+	case InputV4L2:
+		return fmt.Sprintf("v4l2src device=%s ! decodebin", Quote(in.Spec))
 	default:
 		return fmt.Sprintf("filesrc location=%s ! decodebin", Quote(in.Spec))
 	}
+}
+
+// Reconnects says whether in is a live source that can drop and come back
+// (an RTSP camera, a V4L2 device): gstreact run captures it in a pipeline of
+// its own that it rebuilds after an outage.
+func (in Input) Reconnects() bool {
+	switch in.Kind {
+	case InputV4L2:
+		return true
+	case InputURI:
+		scheme, _, _ := strings.Cut(strings.ToLower(in.Spec), "://")
+		switch scheme {
+		case "rtsp", "rtsps", "rtspt", "rtspu", "rtsph":
+			return true
+		}
+	}
+	return false
+}
+
+// RTSPLatency is the jitter buffer of an RTSP input, in milliseconds.
+const RTSPLatency = 200
+
+// CaptureSink is the name of the appsink ending a capture description.
+const CaptureSink = "capture"
+
+// Capture is the description of the capture pipeline of a reconnecting
+// input: the camera, decoded, converted to caps (e.g. the format and size of
+// the first connection, so every reconnection feeds the same format; "" or
+// "video/x-raw" for any), into an appsink named CaptureSink.
+func (in Input) Capture(caps string) string {
+	var src string
+	switch in.Kind {
+	case InputV4L2:
+		src = in.Source(0)
+	default:
+		// Only the video stream of the camera (rtspsrc exposes one pad per stream).
+		src = fmt.Sprintf("rtspsrc location=%s latency=%d ! application/x-rtp,media=video ! decodebin", Quote(in.Spec), RTSPLatency)
+	}
+	if caps == "" {
+		caps = "video/x-raw"
+	}
+	return fmt.Sprintf("%s ! videoconvert ! videoscale ! capsfilter name=%s caps=%s ! appsink name=%s sync=false max-buffers=2 drop=true", src, CapturePin, Quote(caps), CaptureSink)
+}
+
+// CapturePin is the name of the capsfilter of a capture description, whose
+// caps pin the format and size once the first frames are known.
+const CapturePin = "pin"
+
+// FeedSource is the analysis pipeline's source for a reconnecting input: an
+// appsrc the capture pipeline feeds. It drops the oldest frames when the
+// pipeline falls behind, as a live source would.
+func FeedSource(name string) string {
+	return fmt.Sprintf("appsrc name=%s is-live=true format=time do-timestamp=true max-buffers=4 leaky-type=downstream", name)
 }
 
 // Output is a resolved --output.
@@ -179,6 +246,59 @@ type Output struct {
 	Sink string // pipeline fragment consuming raw video
 	// File is the written file, if any.
 	File string
+	// RTSP is the served stream, if any: Sink then ends in an appsink named
+	// RTSPSink carrying H.264 access units for the RTSP server.
+	RTSP *RTSPOutput
+	// Clocked names the sink that plays in real time (sync=true: the display,
+	// the RTSP appsink), "" if none. An input that arrives in real time
+	// already (a camera) turns its sync off: its frames are due as they come.
+	Clocked string
+}
+
+// RTSPOutput is where an rtsp:// output is served.
+type RTSPOutput struct {
+	Host string // address to listen on (0.0.0.0: all interfaces)
+	Port int    // 0: a free port
+	Path string // mount path, starting with /
+}
+
+// Addr is host:port to listen on.
+func (r RTSPOutput) Addr() string { return net.JoinHostPort(r.Host, strconv.Itoa(r.Port)) }
+
+// RTSPSink is the name of the appsink an RTSP output's Sink ends in.
+const RTSPSink = "rtspout"
+
+// DefaultRTSPPort is the port of an rtsp:// output that names none.
+const DefaultRTSPPort = 8554
+
+// RTSPKeyInterval is the most frames between key frames of a served stream
+// (a viewer also gets one at once when it starts playing).
+const RTSPKeyInterval = 30
+
+// ParseRTSPOutput reads rtsp://HOST[:PORT][/PATH].
+func ParseRTSPOutput(spec string) (RTSPOutput, error) {
+	u, err := url.Parse(spec)
+	if err != nil || !strings.EqualFold(u.Scheme, "rtsp") {
+		return RTSPOutput{}, fmt.Errorf("output %s: not an rtsp://HOST:PORT/PATH URL", spec)
+	}
+	if u.User != nil || u.RawQuery != "" {
+		return RTSPOutput{}, fmt.Errorf("output %s: user names and queries are not supported; serve rtsp://HOST:PORT/PATH", spec)
+	}
+	r := RTSPOutput{Host: u.Hostname(), Port: DefaultRTSPPort, Path: u.Path}
+	if r.Host == "" {
+		r.Host = "0.0.0.0"
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > 65535 {
+			return RTSPOutput{}, fmt.Errorf("output %s: bad port %q", spec, p)
+		}
+		r.Port = n
+	}
+	if r.Path == "" || r.Path == "/" {
+		r.Path = "/stream"
+	}
+	return r, nil
 }
 
 // EncoderOptions pick the H.264 encoder.
@@ -194,10 +314,24 @@ func ResolveOutput(spec string, enc EncoderOptions) (Output, error) {
 	case "", "none", "null":
 		return Output{Spec: spec, Sink: "fakesink sync=false"}, nil
 	case "display", "screen":
-		return Output{Spec: spec, Sink: "videoconvert ! autovideosink"}, nil
+		return Output{Spec: spec, Sink: "videoconvert ! autovideosink name=display", Clocked: "display"}, nil
+	}
+	if strings.HasPrefix(strings.ToLower(spec), "rtsp://") {
+		r, err := ParseRTSPOutput(spec)
+		if err != nil {
+			return Output{}, err
+		}
+		encoder, err := enc.fragment(RTSPKeyInterval)
+		if err != nil {
+			return Output{}, err
+		}
+		// sync=true: a file or test input is served in real time, not as
+		// fast as it decodes.
+		sink := fmt.Sprintf("videoconvert ! video/x-raw,format=I420 ! %s ! h264parse ! video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=%s sync=true max-buffers=8 enable-last-sample=false", encoder, RTSPSink)
+		return Output{Spec: spec, Sink: sink, RTSP: &r, Clocked: RTSPSink}, nil
 	}
 	if strings.Contains(spec, "://") {
-		return Output{}, fmt.Errorf("output %s: streaming output is not supported yet; write a .mp4 or .mkv file, or use \"display\"", spec)
+		return Output{}, fmt.Errorf("output %s: only rtsp:// is served; otherwise write a .mp4 or .mkv file, or use \"display\"", spec)
 	}
 	ext := strings.ToLower(filepath.Ext(spec))
 	var mux string
@@ -214,7 +348,7 @@ func ResolveOutput(spec string, enc EncoderOptions) (Output, error) {
 			return Output{}, fmt.Errorf("output %s: folder %s does not exist", spec, dir)
 		}
 	}
-	encoder, err := enc.fragment()
+	encoder, err := enc.fragment(0)
 	if err != nil {
 		return Output{}, err
 	}
@@ -222,7 +356,8 @@ func ResolveOutput(spec string, enc EncoderOptions) (Output, error) {
 	return Output{Spec: spec, Sink: sink, File: spec}, nil
 }
 
-func (e EncoderOptions) fragment() (string, error) {
+// fragment is the encoder element; keyInt > 0 bounds the key frame interval.
+func (e EncoderOptions) fragment(keyInt int) (string, error) {
 	if e.Bitrate < 0 || e.Bitrate > 100000 {
 		return "", fmt.Errorf("bitrate %d kbit/s is out of range 0..100000", e.Bitrate)
 	}
@@ -232,13 +367,96 @@ func (e EncoderOptions) fragment() (string, error) {
 		if e.Bitrate > 0 {
 			s += fmt.Sprintf(" bitrate=%d", e.Bitrate)
 		}
+		if keyInt > 0 {
+			s += fmt.Sprintf(" key-int-max=%d", keyInt)
+		}
 		return s, nil
 	case "openh264enc", "openh264":
 		s := "openh264enc"
 		if e.Bitrate > 0 {
 			s += fmt.Sprintf(" bitrate=%d", e.Bitrate*1000)
 		}
+		if keyInt > 0 {
+			s += fmt.Sprintf(" gop-size=%d", keyInt)
+		}
 		return s, nil
 	}
 	return "", fmt.Errorf("unknown encoder %q (use x264enc or openh264enc)", e.Encoder)
+}
+
+// SplitList splits comma-separated --input/--output/--stream-id values and
+// flattens repeated flags: ["a,b", "c"] → [a b c]. Empty items are dropped.
+func SplitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+	}
+	return out
+}
+
+// ExpandOutputs gives each of the streams (by id) its output:
+//   - no output: none for all;
+//   - one output per stream: as given;
+//   - one output for several streams: a pattern with %d (stream index) or
+//     {id} (stream id) is filled in; otherwise an rtsp:// output gets the id
+//     as a last path element (rtsp://h:8554/live → /live/cam0, /live/cam1),
+//     a file gets it before the extension (out.mp4 → out-cam0.mp4), and
+//     "display" or "none" is used as it is.
+//
+// Each in a pattern is also filled in when there is one output per stream.
+func ExpandOutputs(outputs, ids []string) ([]string, error) {
+	n := len(ids)
+	out := make([]string, n)
+	switch {
+	case len(outputs) == 0:
+		return out, nil
+	case len(outputs) == n:
+		for i := range out {
+			out[i] = fill(outputs[i], i, ids[i])
+		}
+	case len(outputs) == 1:
+		spec := outputs[0]
+		for i := range out {
+			switch {
+			case n == 1 || spec != fill(spec, i, ids[i]):
+				out[i] = fill(spec, i, ids[i])
+			case isNoFile(spec):
+				out[i] = spec
+			case strings.HasPrefix(strings.ToLower(spec), "rtsp://"):
+				out[i] = strings.TrimSuffix(spec, "/") + "/" + ids[i]
+			default:
+				ext := filepath.Ext(spec)
+				out[i] = strings.TrimSuffix(spec, ext) + "-" + ids[i] + ext
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%d outputs for %d inputs: give one --output per --input, or one (a pattern with %%d or {id}, or a name the stream id is added to)", len(outputs), n)
+	}
+	seen := map[string]bool{}
+	for _, o := range out {
+		if isNoFile(o) {
+			continue
+		}
+		if seen[o] {
+			return nil, fmt.Errorf("two streams would write the same output %s", o)
+		}
+		seen[o] = true
+	}
+	return out, nil
+}
+
+func fill(spec string, i int, id string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(spec, "%d", strconv.Itoa(i)), "{id}", id)
+}
+
+func isNoFile(spec string) bool {
+	switch strings.ToLower(spec) {
+	case "", "none", "null", "display", "screen":
+		return true
+	}
+	return false
 }

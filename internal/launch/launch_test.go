@@ -104,3 +104,99 @@ func TestResolveOutput(t *testing.T) {
 		t.Fatal("unknown encoder accepted")
 	}
 }
+
+func TestLiveInputs(t *testing.T) {
+	v := Input{Kind: InputV4L2, Spec: "/dev/video0"}
+	if src := v.Source(0); src != `v4l2src device="/dev/video0" ! decodebin` {
+		t.Fatalf("v4l2 source %q", src)
+	}
+	if !v.Reconnects() || !strings.HasPrefix(v.Capture(""), `v4l2src device="/dev/video0" ! decodebin ! videoconvert ! videoscale ! capsfilter name=pin caps="video/x-raw" ! appsink name=capture`) {
+		t.Fatalf("v4l2 capture %q", v.Capture(""))
+	}
+	if _, err := ResolveInput("/dev/video99"); err == nil || !strings.Contains(err.Error(), "V4L2") {
+		t.Fatalf("missing device: %v", err)
+	}
+	if in, _ := ResolveInput("/dev/null"); in.Kind == InputV4L2 {
+		t.Fatal("/dev/null taken for a camera")
+	}
+	if in, err := ResolveInput("/dev/video0"); err == nil && in.Kind != InputV4L2 {
+		t.Fatalf("/dev/video0: %+v", in)
+	}
+	r, _ := ResolveInput("rtsp://10.0.0.5:554/stream1")
+	c := r.Capture("video/x-raw,format=I420,width=640,height=360")
+	if !r.Reconnects() || !strings.Contains(c, `rtspsrc location="rtsp://10.0.0.5:554/stream1" latency=200 ! application/x-rtp,media=video ! decodebin`) ||
+		!strings.Contains(c, `capsfilter name=pin caps="video/x-raw,format=I420,width=640,height=360" ! appsink name=capture`) {
+		t.Fatalf("rtsp capture %q", c)
+	}
+	for spec, want := range map[string]bool{"http://x/a.mp4": false, "file:///a.mp4": false, "RTSPS://cam/x": true} {
+		if in, _ := ResolveInput(spec); in.Reconnects() != want {
+			t.Errorf("%s reconnects %v", spec, !want)
+		}
+	}
+	if f := FeedSource("src"); !strings.HasPrefix(f, "appsrc name=src is-live=true format=time") || !strings.Contains(f, "leaky-type=downstream") {
+		t.Fatalf("feed %q", f)
+	}
+}
+
+func TestRTSPOutput(t *testing.T) {
+	o, err := ResolveOutput("rtsp://0.0.0.0:8555/live/cam", EncoderOptions{Bitrate: 800})
+	if err != nil || o.RTSP == nil || *o.RTSP != (RTSPOutput{Host: "0.0.0.0", Port: 8555, Path: "/live/cam"}) || o.File != "" {
+		t.Fatalf("rtsp: %+v %v", o, err)
+	}
+	for _, want := range []string{"x264enc", "bitrate=800", "key-int-max=30", "stream-format=byte-stream,alignment=au", "appsink name=" + RTSPSink} {
+		if !strings.Contains(o.Sink, want) {
+			t.Errorf("sink lacks %q: %s", want, o.Sink)
+		}
+	}
+	if o.Clocked != RTSPSink {
+		t.Errorf("clocked %q", o.Clocked)
+	}
+	o, _ = ResolveOutput("rtsp://cam.local", EncoderOptions{Encoder: "openh264enc"})
+	if o.RTSP.Port != DefaultRTSPPort || o.RTSP.Path != "/stream" || o.RTSP.Addr() != "cam.local:8554" || !strings.Contains(o.Sink, "openh264enc gop-size=30") {
+		t.Fatalf("defaults: %+v %s", o.RTSP, o.Sink)
+	}
+	for _, bad := range []string{"rtsp://h:99999/x", "rtsp://u:p@h/x", "http://h/x", "srt://h:1"} {
+		if _, err := ResolveOutput(bad, EncoderOptions{}); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if _, err := ResolveOutput("rtsp://h/x", EncoderOptions{Encoder: "magic"}); err == nil {
+		t.Error("unknown encoder accepted for rtsp")
+	}
+	if d, _ := ResolveOutput("display", EncoderOptions{}); d.Clocked == "" || !strings.Contains(d.Sink, "autovideosink name="+d.Clocked) {
+		t.Errorf("display %+v", d)
+	}
+}
+
+func TestExpandOutputs(t *testing.T) {
+	ids := []string{"cam0", "cam1"}
+	for _, tc := range []struct {
+		in   []string
+		want []string
+	}{
+		{nil, []string{"", ""}},
+		{[]string{"a.mp4", "b.mkv"}, []string{"a.mp4", "b.mkv"}},
+		{[]string{"/v/out.mp4"}, []string{"/v/out-cam0.mp4", "/v/out-cam1.mp4"}},
+		{[]string{"/v/%d.mp4"}, []string{"/v/0.mp4", "/v/1.mp4"}},
+		{[]string{"rtsp://0.0.0.0:8554/{id}"}, []string{"rtsp://0.0.0.0:8554/cam0", "rtsp://0.0.0.0:8554/cam1"}},
+		{[]string{"rtsp://0.0.0.0:8554/live/"}, []string{"rtsp://0.0.0.0:8554/live/cam0", "rtsp://0.0.0.0:8554/live/cam1"}},
+		{[]string{"display"}, []string{"display", "display"}},
+		{[]string{"none", "x.mp4"}, []string{"none", "x.mp4"}},
+	} {
+		got, err := ExpandOutputs(tc.in, ids)
+		if err != nil || strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("%v → %v %v, want %v", tc.in, got, err, tc.want)
+		}
+	}
+	if got, _ := ExpandOutputs([]string{"o%d.mp4"}, []string{"x"}); got[0] != "o0.mp4" {
+		t.Errorf("single pattern %v", got)
+	}
+	for _, bad := range [][]string{{"a", "b", "c"}, {"same.mp4", "same.mp4"}} {
+		if _, err := ExpandOutputs(bad, ids); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if got := SplitList([]string{"a, b", "", "c,"}); strings.Join(got, "|") != "a|b|c" {
+		t.Errorf("SplitList %v", got)
+	}
+}

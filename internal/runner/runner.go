@@ -1,9 +1,17 @@
-// Package runner builds and runs a gst-react pipeline in this process, the
+// Package runner builds and runs gst-react pipelines in this process, the
 // engine behind `gstreact run`: input → reactdetect → reacttrack → reactcloud
-// → reactoverlay → output, with progress, a summary, and a clean EOS on cancel
-// so files are finalised. Unless told a NATS URL it starts an embedded NATS
-// server on loopback and an in-process cloud worker, so REACT runs with
-// nothing else installed.
+// → reactoverlay → output, with a live status line, Prometheus metrics, a
+// summary, and a clean EOS on cancel so files are finalised. Unless told a
+// NATS URL it starts an embedded NATS server on loopback and an in-process
+// cloud worker, so REACT runs with nothing else installed; several streams
+// (RunStreams) share that one server and worker.
+//
+// A live input (an RTSP camera, a V4L2 device) is captured in a pipeline of
+// its own that feeds the analysis pipeline through an appsrc: when the camera
+// stalls, ends or fails, only the capture pipeline is torn down and rebuilt,
+// with back-off, while detector, tracker, cloud, overlay, encoder and sink run
+// on (see relay.go). An rtsp:// output is served by a built-in RTSP server
+// (internal/rtspserve).
 package runner
 
 import (
@@ -12,7 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -20,9 +28,8 @@ import (
 	"github.com/go-gst/go-gst/gst"
 
 	"github.com/gst-react/gst-react/elements"
-	"github.com/gst-react/gst-react/internal/gstvideo"
-	"github.com/gst-react/gst-react/internal/labels"
 	"github.com/gst-react/gst-react/internal/launch"
+	"github.com/gst-react/gst-react/internal/offload"
 )
 
 // Options for one run. Zero values mean the element defaults.
@@ -57,13 +64,40 @@ type Options struct {
 	WorkerLatency time.Duration
 	// Log receives the embedded server's and worker's log lines; nil = discard.
 	Log *slog.Logger
-	// Progress receives a status line about every ProgressEvery; nil = quiet.
+	// Progress receives the status line about every ProgressEvery (rewritten
+	// in place with \r on a terminal, one line each time otherwise) and a line
+	// for each input outage and recovery; nil = quiet.
 	Progress      io.Writer
 	ProgressEvery time.Duration
+
+	// StallTimeout: a live input (RTSP, V4L2) that delivers no frame for
+	// this long is out, and is reconnected (0 = DefaultStallTimeout).
+	StallTimeout time.Duration
+	// ReconnectMin and ReconnectMax bound the back-off between reconnection
+	// attempts, doubling from min to max (0 = DefaultReconnectMin, Max).
+	ReconnectMin, ReconnectMax time.Duration
+	// NoReconnect puts a live input into the analysis pipeline itself (one
+	// gst-launch line): the end or failure of the camera ends the run.
+	NoReconnect bool
+	// MetricsAddr, when set, serves the status as Prometheus text metrics at
+	// http://MetricsAddr/metrics for the length of the run.
+	MetricsAddr string
+	// Notify, when set, is told of outages, recoveries, served URLs and the
+	// metrics address, from the run's goroutines.
+	Notify func(Event)
 }
 
-// Summary is what a finished run reports.
+// Defaults of the reconnecting input.
+const (
+	DefaultStallTimeout = 5 * time.Second
+	DefaultReconnectMin = 500 * time.Millisecond
+	DefaultReconnectMax = 10 * time.Second
+)
+
+// Summary is what a finished run reports (one per stream).
 type Summary struct {
+	// Stream is the stream's id (reactcloud's stream-id).
+	Stream   string
 	Frames   int64
 	Boxes    int64
 	BySource [3]int64 // boxes by detection.Source: edge, tracked, cloud
@@ -72,6 +106,13 @@ type Summary struct {
 	Elapsed  time.Duration
 	Output   string
 	Pipeline string
+	// Served is the URL an rtsp:// output was served at.
+	Served string
+	// Outages of a reconnecting input, their total length, and the frames
+	// repeated while it was down.
+	Outages  int
+	Downtime time.Duration
+	Repeated int64
 }
 
 // FPS is frames per second of wall time.
@@ -82,7 +123,37 @@ func (s Summary) FPS() float64 {
 	return float64(s.Frames) / s.Elapsed.Seconds()
 }
 
-// Description is the gst-launch description Run would use.
+// EventKind says what an Event is about.
+type EventKind string
+
+// Event kinds.
+const (
+	EventServing   EventKind = "serving"    // Detail: the rtsp:// URL of an output
+	EventMetrics   EventKind = "metrics"    // Detail: the metrics URL
+	EventInputUp   EventKind = "input-up"   // frames flow: first connection, or back after an outage
+	EventInputDown EventKind = "input-down" // an outage began (Detail: why)
+	EventCloud     EventKind = "cloud"      // Detail: the NATS URL the streams' reactcloud use
+)
+
+// Event is something a run tells Options.Notify.
+type Event struct {
+	Stream string
+	Kind   EventKind
+	Detail string
+	// Outage is how long the input was down (EventInputUp after an outage).
+	Outage time.Duration
+	Time   time.Time
+}
+
+// sourceName is the analysis pipeline's appsrc of a reconnecting input.
+const sourceName = "src"
+
+// reconnecting says whether Run captures o's input in a pipeline of its own.
+func reconnecting(o Options, in launch.Input) bool { return in.Reconnects() && !o.NoReconnect }
+
+// Description is the gst-launch description Run would use. For a live input
+// that reconnects, it starts with an appsrc fed by a capture pipeline
+// (CaptureDescription).
 func Description(o Options) (string, launch.Input, launch.Output, error) {
 	in, err := launch.ResolveInput(o.Input)
 	if err != nil {
@@ -128,9 +199,23 @@ func Description(o Options) (string, launch.Input, launch.Output, error) {
 		}
 		stages = append(stages, strings.Join(cloud, " "))
 	}
+	src := in.Source(o.TestFrames)
+	if reconnecting(o, in) {
+		src = launch.FeedSource(sourceName)
+	}
 	desc := fmt.Sprintf("%s ! videoconvert ! %s ! reactoverlay name=overlay ! %s",
-		in.Source(o.TestFrames), strings.Join(stages, " ! "), out.Sink)
+		src, strings.Join(stages, " ! "), out.Sink)
 	return desc, in, out, nil
+}
+
+// CaptureDescription is the capture pipeline of a reconnecting input, or ""
+// when o's input is part of the analysis pipeline.
+func CaptureDescription(o Options) string {
+	in, err := launch.ResolveInput(o.Input)
+	if err != nil || !reconnecting(o, in) {
+		return ""
+	}
+	return in.Capture("")
 }
 
 var initOnce atomic.Bool
@@ -144,166 +229,58 @@ func Init() error {
 }
 
 // Run plays the pipeline to the end of the input (or until ctx is cancelled,
-// which sends EOS so the output file is complete).
+// which sends EOS so the output file is complete). A live input that drops
+// is reconnected (Options.StallTimeout, ReconnectMin/Max) and the run goes on.
 func Run(ctx context.Context, o Options) (Summary, error) {
-	if _, _, out, err := Description(o); err != nil {
-		return Summary{Output: out.File}, err // bad input or output: say so before starting anything
+	sums, err := run(ctx, o, []Stream{{Input: o.Input, Output: o.Output, ID: o.StreamID}}, true)
+	if len(sums) == 0 {
+		return Summary{}, err
 	}
-	if !o.NoCloud && o.NATS == "" {
-		cloud, err := StartLocalCloud(context.WithoutCancel(ctx), LocalCloudOptions{Model: o.CloudModel, Threads: o.WorkerThreads, ExtraLatency: o.WorkerLatency, Log: o.Log})
-		if err != nil {
-			return Summary{}, err
-		}
-		defer cloud.Stop()
-		o.NATS = cloud.URL()
-	}
-	desc, in, out, err := Description(o)
-	sum := Summary{Output: out.File, Pipeline: desc}
-	if err != nil {
-		return sum, err
-	}
-	if err := Init(); err != nil {
-		return sum, err
-	}
-	pipeline, err := gst.NewPipelineFromString(desc)
-	if err != nil {
-		return sum, fmt.Errorf("building pipeline: %w\n  pipeline: %s", err, desc)
-	}
-	defer pipeline.SetState(gst.StateNull)
-
-	var frames, boxes atomic.Int64
-	var bySource [3]atomic.Int64
-	overlay, err := pipeline.GetElementByName("overlay")
-	if err != nil {
-		return sum, err
-	}
-	var rois gstvideo.ROIs
-	names := gstvideo.NewLabels(labels.COCO())
-	overlay.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
-		if buf := info.GetBuffer(); buf != nil {
-			frames.Add(1)
-			dets, _ := rois.Read(gstvideo.BufferFromGst(buf), names)
-			boxes.Add(int64(len(dets)))
-			for _, d := range dets {
-				if int(d.Source) < len(bySource) {
-					bySource[d.Source].Add(1)
-				}
-			}
-		}
-		return gst.PadProbeOK
-	})
-
-	start := time.Now()
-	if err := pipeline.SetState(gst.StatePlaying); err != nil {
-		return sum, busError(pipeline.GetPipelineBus(), fmt.Errorf("starting pipeline: %w", err))
-	}
-	bus := pipeline.GetPipelineBus()
-	every := o.ProgressEvery
-	if every <= 0 {
-		every = time.Second
-	}
-	lastReport := time.Now()
-	eosSent := false
-	var eosDeadline time.Time
-	report := func(final bool) {
-		if o.Progress == nil {
-			return
-		}
-		line := progressLine(frames.Load(), boxes.Load(), time.Since(start), in.Frames, pipeline) + cloudLine(sum.Cloud)
-		if isTerminal(o.Progress) {
-			end := ""
-			if final {
-				end = "\n"
-			}
-			fmt.Fprintf(o.Progress, "\r%-78s%s", line, end)
-		} else {
-			fmt.Fprintln(o.Progress, line)
-		}
-	}
-	for {
-		if ctx.Err() != nil && !eosSent {
-			pipeline.SendEvent(gst.NewEOSEvent())
-			eosSent, eosDeadline = true, time.Now().Add(10*time.Second)
-		}
-		if eosSent && time.Now().After(eosDeadline) {
-			return finish(&sum, &frames, &boxes, &bySource, start), errors.New("pipeline did not finish within 10 s of the interrupt; output may be incomplete")
-		}
-		msg := bus.TimedPop(gst.ClockTime(100 * time.Millisecond))
-		if time.Since(lastReport) >= every {
-			report(false)
-			lastReport = time.Now()
-		}
-		if msg == nil {
-			continue
-		}
-		switch msg.Type() {
-		case gst.MessageEOS:
-			report(true)
-			return finish(&sum, &frames, &boxes, &bySource, start), nil
-		case gst.MessageError:
-			gerr := msg.ParseError()
-			report(true)
-			return finish(&sum, &frames, &boxes, &bySource, start), fmt.Errorf("%s: %s\n  (%s)", msg.Source(), gerr.Error(), gerr.DebugString())
-		case gst.MessageElement:
-			if st := msg.GetStructure(); st != nil && st.Name() == "reactcloud-status" {
-				sum.Cloud = st.Values()
-			}
-		case gst.MessageWarning:
-			if o.Progress != nil {
-				w := msg.ParseWarning()
-				fmt.Fprintf(o.Progress, "\nwarning from %s: %s\n", msg.Source(), w.Error())
-			}
-		}
-	}
+	return sums[0], err
 }
 
-func finish(sum *Summary, frames, boxes *atomic.Int64, bySource *[3]atomic.Int64, start time.Time) Summary {
-	sum.Frames, sum.Boxes, sum.Elapsed = frames.Load(), boxes.Load(), time.Since(start)
-	for i := range bySource {
-		sum.BySource[i] = bySource[i].Load()
-	}
-	return *sum
+// Stream is one camera of RunStreams.
+type Stream struct {
+	Input, Output string
+	// ID is reactcloud's stream-id and the stream's name in status lines and
+	// metrics ("" = cam0, cam1, … by position).
+	ID string
 }
 
-func progressLine(frames, boxes int64, elapsed time.Duration, total int, p *gst.Pipeline) string {
-	fps := float64(frames) / max(elapsed.Seconds(), 1e-9)
-	pct := ""
-	if total > 0 {
-		pct = fmt.Sprintf("/%d (%.0f%%)", total, 100*float64(frames)/float64(total))
-	} else if okD, dur := p.QueryDuration(gst.FormatTime); okD && dur > 0 {
-		if okP, pos := p.QueryPosition(gst.FormatTime); okP && pos >= 0 {
-			pct = fmt.Sprintf(" (%.0f%%)", 100*float64(pos)/float64(dur))
+// RunStreams runs one pipeline per stream, all at once, sharing one cloud:
+// unless o.NATS is set, one embedded NATS server and one in-process worker
+// serve every stream (the worker's queue group takes all their requests), and
+// rtsp:// outputs on the same address share one RTSP server. Options.Input,
+// Output and StreamID are ignored. Each stream runs to its own end; RunStreams
+// returns when all have ended (or ctx is cancelled), with one Summary per
+// stream, and the errors of the streams that failed.
+func RunStreams(ctx context.Context, o Options, streams []Stream) ([]Summary, error) {
+	if len(streams) == 0 {
+		return nil, errors.New("no streams: give at least one --input")
+	}
+	return run(ctx, o, streams, false)
+}
+
+var streamIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// StreamIDs checks ids and fills in the empty ones (cam0, cam1, … by
+// position).
+func StreamIDs(streams []Stream) error {
+	seen := map[string]bool{}
+	for i := range streams {
+		if streams[i].ID == "" {
+			streams[i].ID = fmt.Sprintf("cam%d", i)
 		}
-	}
-	return fmt.Sprintf("frames %d%s  %.1f fps  boxes %d", frames, pct, fps, boxes)
-}
-
-// cloudLine is the cloud part of a progress line, from reactcloud's status.
-func cloudLine(st map[string]interface{}) string {
-	if st == nil {
-		return ""
-	}
-	return fmt.Sprintf("  cloud %v rtt %.0f ms in-flight %v", st["cloud"], st["rtt-ms"], st["in-flight"])
-}
-
-func busError(bus *gst.Bus, fallback error) error {
-	for {
-		msg := bus.TimedPop(gst.ClockTime(200 * time.Millisecond))
-		if msg == nil {
-			return fallback
+		id := streams[i].ID
+		if !streamIDRe.MatchString(id) {
+			return fmt.Errorf("stream id %q: use 1-64 of A-Z a-z 0-9 . _ -", id)
 		}
-		if msg.Type() == gst.MessageError {
-			gerr := msg.ParseError()
-			return fmt.Errorf("%s: %s\n  (%s)", msg.Source(), gerr.Error(), gerr.DebugString())
+		if seen[id] {
+			return fmt.Errorf("stream id %q is given to two streams", id)
 		}
+		seen[id] = true
 	}
+	return nil
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
+func defaultStreamID() string { return offload.DefaultStreamID }

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunStreamsFromFlags(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.mp4")
+	s, err := streamsFromFlags([]string{"test,test", "test"}, []string{out}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s) != 3 || s[0].ID != "cam0" || s[2].ID != "cam2" || s[1].Output != filepath.Join(dir, "out-cam1.mp4") {
+		t.Fatalf("streams %+v", s)
+	}
+	s, err = streamsFromFlags([]string{"test", "test"}, []string{"rtsp://0.0.0.0:8554/live"}, []string{"door,yard"})
+	if err != nil || s[0].Output != "rtsp://0.0.0.0:8554/live/door" || s[1].Output != "rtsp://0.0.0.0:8554/live/yard" || s[1].ID != "yard" {
+		t.Fatalf("rtsp: %+v %v", s, err)
+	}
+	s, err = streamsFromFlags([]string{"test", "test"}, []string{"rtsp://0.0.0.0:8554/cam%d"}, nil)
+	if err != nil || s[1].Output != "rtsp://0.0.0.0:8554/cam1" {
+		t.Fatalf("pattern: %+v %v", s, err)
+	}
+	// One input keeps the old behaviour: no stream id unless given.
+	s, err = streamsFromFlags([]string{"test"}, []string{out}, nil)
+	if err != nil || s[0].ID != "" || s[0].Output != out {
+		t.Fatalf("single: %+v %v", s, err)
+	}
+	for _, bad := range [][3][]string{
+		{{"test", "test"}, {"a.mp4", "b.mp4", "c.mp4"}, nil},
+		{{"test", "test"}, nil, {"x"}},
+		{{"test", "test"}, nil, {"x", "x"}},
+		{{"test", "test"}, {"same.mp4", "same.mp4"}, nil},
+	} {
+		if _, err := streamsFromFlags(bad[0], bad[1], bad[2]); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+func TestRunPrintPipeline(t *testing.T) {
+	var stdout, stderr strings.Builder
+	err := runRunTo(context.Background(), []string{"--input", "rtsp://127.0.0.1:1/cam", "--input", "test",
+		"--output", "rtsp://0.0.0.0:8554/live", "--encoder", "openh264enc", "--bitrate", "1500", "--print-pipeline"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := stdout.String()
+	for _, want := range []string{"# cam0\nappsrc name=src", `stream-id="cam1"`, "openh264enc bitrate=1500000 gop-size=30", "appsink name=rtspout"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("pipeline lacks %q:\n%s", want, got)
+		}
+	}
+	if !strings.Contains(stderr.String(), "rtspsrc location=\"rtsp://127.0.0.1:1/cam\"") || !strings.Contains(stderr.String(), "rtsp://0.0.0.0:8554/live/cam0") {
+		t.Errorf("notes:\n%s", stderr.String())
+	}
+	stdout.Reset()
+	if err := runRunTo(context.Background(), []string{"--input", "rtsp://127.0.0.1:1/cam", "--reconnect=false", "--print-pipeline", "--no-cloud"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stdout.String(), "uridecodebin") {
+		t.Errorf("--reconnect=false: %s", stdout.String())
+	}
+}

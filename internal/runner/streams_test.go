@@ -1,0 +1,292 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+	"github.com/nats-io/nats.go"
+
+	"github.com/gst-react/gst-react/internal/pipetest"
+	"github.com/gst-react/gst-react/internal/rtspserve"
+	"github.com/gst-react/gst-react/internal/runner"
+	"github.com/gst-react/gst-react/internal/wire"
+)
+
+// metric reads one sample of a /metrics page (-1 when absent).
+func metric(page, name, stream string) float64 {
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{stream="` + regexp.QuoteMeta(stream) + `"\} (\S+)$`)
+	m := re.FindStringSubmatch(page)
+	if m == nil {
+		return -1
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestRunStreamsShareOneWorker: two cameras, one embedded NATS server and one
+// in-process worker. Each stream's reactcloud sends under its own stream id,
+// both get cloud replies, and both outputs are served by one RTSP server.
+func TestRunStreamsShareOneWorker(t *testing.T) {
+	if err := runner.Init(); err != nil {
+		t.Fatal(err)
+	}
+	testStart := time.Now()
+	cam := startCamera(t, cameraFrames(t), "127.0.0.1:0")
+	defer cam.Close()
+
+	// Every request on the wire, by stream id (a plain subscriber gets a
+	// copy of what the worker's queue group gets).
+	var mu sync.Mutex
+	requests := map[string]int{}
+	var nc *nats.Conn
+	defer func() {
+		if nc != nil {
+			nc.Close()
+		}
+	}()
+	var ev events
+	notify := func(e runner.Event) {
+		ev.add(e)
+		if e.Kind != runner.EventCloud {
+			return
+		}
+		var err error
+		if nc, err = nats.Connect(e.Detail); err != nil {
+			t.Errorf("nats: %v", err)
+			return
+		}
+		nc.Subscribe(wire.DefaultRequestSubject, func(m *nats.Msg) {
+			if req, err := wire.DecodeRequest(m.Data, wire.DefaultLimits()); err == nil {
+				mu.Lock()
+				requests[req.StreamID]++
+				mu.Unlock()
+			}
+		})
+		nc.Flush()
+	}
+
+	cloudModel := pipetest.Model(t, "yolox_nano_416x416")
+	port := freePort(t)
+	streams := []runner.Stream{
+		{Input: cam.URL("/cam"), Output: fmt.Sprintf("rtsp://127.0.0.1:%d/cam0", port)},
+		{Input: cam.URL("/cam"), Output: fmt.Sprintf("rtsp://127.0.0.1:%d/cam1", port)},
+	}
+	progress := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		sums []runner.Summary
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sums, err := runner.RunStreams(ctx, runner.Options{
+			Interval: 5, Threshold: -1, NMSThreshold: -1, CloudInterval: 5, Threads: 1,
+			// The small model in the worker too: replies well within
+			// reactcloud's timeout on a busy 2-core machine.
+			CloudModel:  cloudModel,
+			MetricsAddr: "127.0.0.1:0", Progress: progress, Notify: notify,
+		}, streams)
+		done <- result{sums, err}
+	}()
+	metricsURL := ev.wait(t, runner.EventMetrics, testStart, 30*time.Second).Detail
+
+	// Both streams get replies from the one worker (read live off /metrics).
+	var page string
+	ok := waitFor(60*time.Second, func() bool {
+		resp, err := http.Get(metricsURL)
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		page = string(b)
+		return metric(page, "gstreact_run_cloud_replies_total", "cam0") > 0 && metric(page, "gstreact_run_cloud_replies_total", "cam1") > 0
+	})
+	if !ok {
+		t.Fatalf("not both streams got cloud replies:\n%s\nprogress:\n%s", page, progress.String())
+	}
+	t.Logf("both streams answered by the cloud after %.1f s", time.Since(testStart).Seconds())
+
+	// Both outputs, on one RTSP server, reach viewers.
+	for _, id := range []string{"cam0", "cam1"} {
+		v := startClient(t, fmt.Sprintf("rtsp://127.0.0.1:%d/%s", port, id))
+		got := waitFor(30*time.Second, func() bool { return v.framesAfter(testStart) >= 5 })
+		n := v.framesAfter(testStart)
+		v.close()
+		if !got {
+			t.Fatalf("viewer of %s got %d frames", id, n)
+		}
+	}
+
+	cancel()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("RunStreams did not end after cancel")
+	}
+	if res.err != nil {
+		t.Fatalf("run: %v", res.err)
+	}
+	if len(res.sums) != 2 {
+		t.Fatalf("%d summaries", len(res.sums))
+	}
+	for i, s := range res.sums {
+		id := fmt.Sprintf("cam%d", i)
+		t.Logf("%s: %d frames, %d boxes %v, cloud replies %v, served %s", s.Stream, s.Frames, s.Boxes, s.BySource, s.Cloud["replies"], s.Served)
+		if s.Stream != id || s.Frames == 0 || s.Cloud == nil || !strings.Contains(s.Pipeline, `stream-id="`+id+`"`) {
+			t.Errorf("summary %d: %+v", i, s)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("requests on the wire by stream id: %v", requests)
+	if requests["cam0"] == 0 || requests["cam1"] == 0 || len(requests) != 2 {
+		t.Errorf("requests by stream id %v, want cam0 and cam1", requests)
+	}
+	for _, want := range []string{"cam0: frames", "cam1: frames", "cam0: serving rtsp://", "cam1: serving rtsp://"} {
+		if !strings.Contains(progress.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, progress.String())
+		}
+	}
+	t.Logf("took %.1f s", time.Since(testStart).Seconds())
+}
+
+// TestRunRTSPCameraLateStart: the camera is not there when the run starts;
+// the run says so, keeps trying, and picks it up when it appears.
+func TestRunRTSPCameraLateStart(t *testing.T) {
+	if err := runner.Init(); err != nil {
+		t.Fatal(err)
+	}
+	testStart := time.Now()
+	frames := cameraFrames(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	var ev events
+	progress := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		sum runner.Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := runner.Run(ctx, runner.Options{
+			Input: "rtsp://" + addr + "/cam", NoCloud: true, Interval: 5, Threshold: -1, NMSThreshold: -1,
+			StallTimeout: time.Second, ReconnectMax: time.Second, Progress: progress, Notify: ev.add,
+		})
+		done <- result{sum, err}
+	}()
+	if !waitFor(20*time.Second, func() bool { return strings.Contains(progress.String(), "cannot connect to the input yet") }) {
+		t.Fatalf("no line about the missing camera:\n%s", progress.String())
+	}
+	camStart := time.Now()
+	cam := startCamera(t, frames, addr)
+	defer cam.Close()
+	up := ev.wait(t, runner.EventInputUp, testStart, 20*time.Second)
+	t.Logf("camera picked up %.1f s after it started", up.Time.Sub(camStart).Seconds())
+	time.Sleep(2 * time.Second)
+	cancel()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not end after cancel")
+	}
+	if res.err != nil || res.sum.Frames == 0 || res.sum.Outages != 0 {
+		t.Fatalf("run: %v, summary %+v\n%s", res.err, res.sum, progress.String())
+	}
+	t.Logf("%d frames; took %.1f s", res.sum.Frames, time.Since(testStart).Seconds())
+}
+
+// TestRunRTSPCameraStallReconnects: the camera's server stays up but its
+// frames stop (no error, no end of stream: a hung encoder); the run notices
+// after StallTimeout, keeps trying, and carries on when frames come again.
+func TestRunRTSPCameraStallReconnects(t *testing.T) {
+	if err := runner.Init(); err != nil {
+		t.Fatal(err)
+	}
+	testStart := time.Now()
+	udp := freePort(t)
+	// The camera relays RTP/JPEG it gets on a UDP port: stopping the sender
+	// stalls it without any message.
+	cam, err := rtspserve.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	cam.MountLaunch("/cam", fmt.Sprintf(`( udpsrc port=%d caps="application/x-rtp,media=video,encoding-name=JPEG,payload=26,clock-rate=90000" ! rtpjpegdepay ! jpegdec ! videoconvert ! video/x-raw,format=I420 ! jpegenc ! rtpjpegpay name=pay0 pt=26 )`, udp), true)
+	sender := func() *gst.Pipeline {
+		p, err := gst.NewPipelineFromString(fmt.Sprintf("videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1 ! videoconvert ! video/x-raw,format=I420 ! jpegenc ! rtpjpegpay ! udpsink host=127.0.0.1 port=%d", udp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.SetState(gst.StatePlaying)
+		return p
+	}
+	send := sender()
+	defer func() { send.SetState(gst.StateNull) }()
+
+	var ev events
+	progress := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		sum runner.Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := runner.Run(ctx, runner.Options{
+			Input: cam.URL("/cam"), NoCloud: true, Interval: 5, Threshold: -1, NMSThreshold: -1,
+			StallTimeout: time.Second, ReconnectMax: time.Second, Progress: progress, Notify: ev.add,
+		})
+		done <- result{sum, err}
+	}()
+	ev.wait(t, runner.EventInputUp, testStart, 20*time.Second)
+	stop := time.Now()
+	send.SetState(gst.StateNull)
+	downEv := ev.wait(t, runner.EventInputDown, stop, 10*time.Second)
+	t.Logf("stall noticed %.1f s after the frames stopped: %s", downEv.Time.Sub(stop).Seconds(), downEv.Detail)
+	if !strings.Contains(downEv.Detail, "no frame for") {
+		t.Errorf("outage reason %q", downEv.Detail)
+	}
+	time.Sleep(time.Until(stop.Add(4 * time.Second)))
+	restart := time.Now()
+	send = sender()
+	up := ev.wait(t, runner.EventInputUp, restart, 20*time.Second)
+	t.Logf("frames back %.1f s after the sender restarted", up.Time.Sub(restart).Seconds())
+	time.Sleep(time.Second)
+	cancel()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not end after cancel")
+	}
+	if res.err != nil || res.sum.Outages != 1 {
+		t.Fatalf("run: %v, summary %+v\n%s", res.err, res.sum, progress.String())
+	}
+	t.Logf("%d frames, %d held; took %.1f s\n%s", res.sum.Frames, res.sum.Repeated, time.Since(testStart).Seconds(), progress.String())
+}
