@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -48,7 +49,7 @@ func run(t *testing.T, env []string, timeout time.Duration, name string, args ..
 func TestInspectListsElementsWithDocumentedProperties(t *testing.T) {
 	env := pluginEnv(t)
 	out := run(t, env, time.Minute, "gst-inspect-1.0", "react")
-	for _, el := range []string{"reactdetect", "reacttrack", "reactcloud", "reactoverlay"} {
+	for _, el := range []string{"reactdetect", "reacttrack", "reactcloud", "reactoverlay", "reactpublish"} {
 		if !strings.Contains(out, el) {
 			t.Fatalf("gst-inspect-1.0 react does not list %s:\n%s", el, out)
 		}
@@ -57,6 +58,7 @@ func TestInspectListsElementsWithDocumentedProperties(t *testing.T) {
 		"reactdetect":  {"model-file", "interval", "threshold", "nms-threshold", "labels-file", "classes", "threads"},
 		"reactoverlay": {"thickness", "show-labels", "min-score"},
 		"reacttrack":   {"scale", "grid-size", "levels", "max-fb-error", "iou-threshold"},
+		"reactpublish": {"location", "server", "subject", "stream-id", "jetstream", "jetstream-stream", "max-pending", "every-frame"},
 		"reactcloud": {"server", "subject", "stream-id", "interval", "change-threshold", "max-inflight", "timeout",
 			"jpeg-quality", "jpeg-max-width", "ring-frames", "ring-bytes", "max-lag", "iou-threshold", "decay", "min-score"},
 	}
@@ -189,5 +191,110 @@ func TestRecipeReactWithExternalNATSAndWorker(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("worker did not exit within 30 s of SIGTERM\n%s", workerLog.String())
+	}
+}
+
+// No Docker engine runs here, so check what can be checked of the images and
+// the compose file: the binaries they copy are what `make build` produces, and
+// every flag their entrypoints pass exists in that binary's help.
+func TestDeployFilesUseExistingFlags(t *testing.T) {
+	root := pipetest.ModuleRoot()
+	cli := filepath.Join(root, "build", "gstreact")
+	if _, err := os.Stat(cli); err != nil {
+		t.Skipf("no %s: run `make build` first (make test does)", cli)
+	}
+	if _, err := os.Stat(filepath.Join(root, "build", "libgstreact.so")); err != nil {
+		t.Skip("no build/libgstreact.so: run `make plugin` first")
+	}
+	help := func(cmd string) string {
+		out, _ := exec.Command(cli, cmd, "-h").CombinedOutput() // -h exits 0 or 2 depending on the flag package
+		return string(out)
+	}
+	flagRE := regexp.MustCompile(`--([a-z][a-z0-9-]+)`)
+	check := func(where, text, cmd string) {
+		h := help(cmd)
+		for _, m := range flagRE.FindAllStringSubmatch(text, -1) {
+			if !strings.Contains(h, "-"+m[1]+" ") && !strings.Contains(h, "-"+m[1]+"\n") {
+				t.Errorf("%s passes --%s, which `gstreact %s` does not have", where, m[1], cmd)
+			}
+		}
+	}
+	docker, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := string(docker)
+	for _, copied := range []string{"/src/build/gstreact", "/src/build/libgstreact.so"} {
+		if !strings.Contains(d, copied) {
+			t.Errorf("Dockerfile does not copy %s", copied)
+		}
+	}
+	cloud := d[strings.Index(d, "AS cloud"):]
+	var entry []string
+	for _, line := range strings.Split(cloud, "\n") {
+		if strings.HasPrefix(line, "ENTRYPOINT") || strings.HasPrefix(line, "CMD") {
+			entry = append(entry, line)
+		}
+	}
+	check("Dockerfile cloud target", strings.Join(entry, "\n"), "cloudworker")
+
+	compose, err := os.ReadFile(filepath.Join(root, "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := string(compose)
+	w, e := strings.Index(c, "\n  worker:"), strings.Index(c, "\n  edge:")
+	if w < 0 || e < w {
+		t.Fatal("compose.yaml lacks the worker and edge services")
+	}
+	check("compose.yaml worker", c[w:e], "cloudworker")
+	check("compose.yaml edge", c[e:], "run")
+	if _, err := os.Stat(filepath.Join(root, "pipelines", "nats-compose.conf")); err != nil {
+		t.Errorf("compose.yaml mounts pipelines/nats-compose.conf: %v", err)
+	}
+}
+
+// The JSON recipe on a file URI, writing to a file: one valid record per frame.
+func TestRecipeCameraToJSON(t *testing.T) {
+	env := pluginEnv(t)
+	clip := filepath.Join(t.TempDir(), "clip.mp4")
+	img := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
+	run(t, env, time.Minute, "gst-launch-1.0", "-q", "multifilesrc", "location="+img+"/%06d.jpg", "start-index=1", "stop-index=8",
+		"caps=image/jpeg,framerate=30/1", "!", "jpegdec", "!", "videoconvert", "!", "x264enc", "!", "h264parse", "!", "mp4mux", "!", "filesink", "location="+clip)
+	out := filepath.Join(t.TempDir(), "detections.jsonl")
+	// No NATS server on this port: the recipe still runs, edge-only.
+	run(t, env, 2*time.Minute, "./camera-to-json.sh", "file://"+clip, out, "nats://127.0.0.1:1")
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 8 {
+		t.Fatalf("%d records for 8 frames:\n%s", len(lines), data)
+	}
+	persons := 0
+	for i, l := range lines {
+		var rec struct {
+			Stream string `json:"stream"`
+			Frame  int    `json:"frame"`
+			Boxes  []struct {
+				Label  string `json:"label"`
+				Source string `json:"source"`
+			} `json:"boxes"`
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("record %d is not JSON: %v\n%s", i, err, l)
+		}
+		if rec.Stream != "stream0" || rec.Frame != i {
+			t.Fatalf("record %d: stream %q frame %d", i, rec.Stream, rec.Frame)
+		}
+		for _, b := range rec.Boxes {
+			if b.Label == "person" {
+				persons++
+			}
+		}
+	}
+	if persons == 0 {
+		t.Fatal("no person boxes in the records of a crowd scene")
 	}
 }
