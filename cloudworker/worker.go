@@ -108,7 +108,7 @@ func New(opts Options) (*Worker, error) {
 	if err := onnx.Init(lib); err != nil {
 		return nil, err
 	}
-	lim := fillLimits(opts.Limits)
+	lim := opts.Limits.WithDefaults()
 	opts.Limits = lim
 	w := &Worker{
 		opts: opts,
@@ -134,24 +134,6 @@ func New(opts Options) (*Worker, error) {
 		w.slots = append(w.slots, &slot{id: i, det: det})
 	}
 	return w, nil
-}
-
-// fillLimits is l with zero fields set to wire's defaults (wire does this
-// internally but does not export it).
-func fillLimits(l wire.Limits) wire.Limits {
-	d := wire.DefaultLimits()
-	for _, f := range []struct {
-		dst *int
-		v   int
-	}{
-		{&d.MaxJPEGBytes, l.MaxJPEGBytes}, {&d.MaxWidth, l.MaxWidth}, {&d.MaxHeight, l.MaxHeight},
-		{&d.MaxPixels, l.MaxPixels}, {&d.MaxBoxes, l.MaxBoxes}, {&d.MaxClass, l.MaxClass},
-	} {
-		if f.v > 0 {
-			*f.dst = f.v
-		}
-	}
-	return d
 }
 
 // Options returns the options in effect, defaults filled in and ModelPath

@@ -43,84 +43,77 @@ type settings struct {
 	cfg    offload.Config
 }
 
-// prop declares one property once: its spec (name, blurb, range, default)
-// and how it reads and writes the settings.
-type prop struct {
-	spec *glib.ParamSpec
-	get  func(*settings) any
-	set  func(*settings, any)
-}
-
 var def = offload.DefaultConfig()
 
-var props = []prop{
-	{glib.NewStringParam("server", "NATS server",
-		"NATS server URL(s), comma-separated, e.g. nats://cloud.example:4222; the element keeps reconnecting when it is down",
-		ptr(DefaultServer), shell.ReadWriteReady),
-		func(s *settings) any { return s.server }, func(s *settings, v any) { s.server = v.(string) }},
-	{glib.NewStringParam("subject", "Request subject",
-		"NATS subject the cloud workers listen on (their queue group shares the work)",
-		ptr(wire.DefaultRequestSubject), shell.ReadWriteReady),
-		func(s *settings) any { return s.cfg.Subject }, func(s *settings, v any) { s.cfg.Subject = v.(string) }},
-	{glib.NewStringParam("stream-id", "Stream id",
-		"Names this stream on the wire: 1-64 of A-Z a-z 0-9 . _ - (give each camera its own)",
-		ptr(offload.DefaultStreamID), shell.ReadWriteReady),
-		func(s *settings) any { return s.cfg.StreamID }, func(s *settings, v any) { s.cfg.StreamID = v.(string) }},
-	{glib.NewUintParam("interval", "Offload interval",
-		"Send every Nth frame to the cloud (REACT's m); 0 = only scene changes",
-		0, 100000, uint(def.Interval), shell.ReadWriteReady),
-		func(s *settings) any { return uint(s.cfg.Interval) }, func(s *settings, v any) { s.cfg.Interval = int(v.(uint)) }},
-	{glib.NewFloat64Param("change-threshold", "Scene-change threshold",
-		"Also send a frame whose 32x18 grey thumbnail differs from the last sent one by this mean fraction of full scale; 0 = off",
-		0, 1, def.ChangeThreshold, shell.ReadWriteReady),
-		func(s *settings) any { return s.cfg.ChangeThreshold }, func(s *settings, v any) { s.cfg.ChangeThreshold = v.(float64) }},
-	{glib.NewUintParam("max-inflight", "Requests in flight",
-		"Most requests outstanding at once; a frame due while that many wait is skipped",
-		1, 64, uint(def.MaxInflight), shell.ReadWriteReady),
-		func(s *settings) any { return uint(s.cfg.MaxInflight) }, func(s *settings, v any) { s.cfg.MaxInflight = int(v.(uint)) }},
-	{glib.NewUintParam("timeout", "Request timeout (ms)",
-		"Give up on a request not answered within this many milliseconds",
-		1, 3600000, uint(def.Timeout/time.Millisecond), shell.ReadWriteReady),
-		func(s *settings) any { return uint(s.cfg.Timeout / time.Millisecond) },
-		func(s *settings, v any) { s.cfg.Timeout = time.Duration(v.(uint)) * time.Millisecond }},
-	{glib.NewUintParam("jpeg-quality", "JPEG quality",
-		"Quality of the JPEG sent to the cloud",
-		1, 100, uint(def.JPEGQuality), shell.ReadWriteReady),
-		func(s *settings) any { return uint(s.cfg.JPEGQuality) }, func(s *settings, v any) { s.cfg.JPEGQuality = int(v.(uint)) }},
-	{glib.NewUintParam("jpeg-max-width", "JPEG maximum width",
-		"Downscale wider frames to this width before sending (boxes come back in frame pixels); 0 = full size",
-		0, 65535, uint(def.JPEGMaxWidth), shell.ReadWriteReady),
-		func(s *settings) any { return uint(s.cfg.JPEGMaxWidth) }, func(s *settings, v any) { s.cfg.JPEGMaxWidth = int(v.(uint)) }},
-	{glib.NewUintParam("ring-frames", "Ring frames",
-		"Recent frames kept to fast-forward late replies over; a reply for an older frame is dropped",
-		2, 10000, uint(def.RingFrames), shell.ReadWriteReady),
-		func(s *settings) any { return uint(s.cfg.RingFrames) }, func(s *settings, v any) { s.cfg.RingFrames = int(v.(uint)) }},
-	{glib.NewUint64Param("ring-bytes", "Ring bytes",
-		"Memory cap of the frame ring (grey tracking pyramids); whichever of ring-frames and ring-bytes is reached first bounds it",
-		1<<20, 1<<40, uint64(def.RingBytes), shell.ReadWriteReady),
-		func(s *settings) any { return uint64(s.cfg.RingBytes) }, func(s *settings, v any) { s.cfg.RingBytes = int64(v.(uint64)) }},
-	{glib.NewUintParam("max-lag", "Maximum lag",
-		"Fuse cloud boxes only while the fast-forward is at most this many frames behind the current frame",
-		0, 1000, uint(def.MaxLag), shell.ReadWriteReady),
-		func(s *settings) any { return uint(s.cfg.MaxLag) }, func(s *settings, v any) { s.cfg.MaxLag = int(v.(uint)) }},
-	{glib.NewFloat64Param("iou-threshold", "Fusion IoU threshold",
-		"A local and a cloud box with at least this IoU are the same object",
-		0.01, 1, float64(def.Fusion.IoUThreshold), shell.ReadWriteReady),
-		func(s *settings) any { return float64(s.cfg.Fusion.IoUThreshold) },
-		func(s *settings, v any) { s.cfg.Fusion.IoUThreshold = float32(v.(float64)) }},
-	{glib.NewFloat64Param("decay", "Confidence decay",
-		"Per-frame factor on the score of a cloud box no local box confirms (1 = no decay)",
-		0.01, 1, float64(def.Fusion.Decay), shell.ReadWriteReady),
-		func(s *settings) any { return float64(s.cfg.Fusion.Decay) },
-		func(s *settings, v any) { s.cfg.Fusion.Decay = float32(v.(float64)) }},
-	{glib.NewFloat64Param("min-score", "Minimum score",
-		"Drop a decaying cloud-only box once its score falls below this",
-		0, 1, float64(def.Fusion.MinScore), shell.ReadWriteReady),
-		func(s *settings) any { return float64(s.cfg.Fusion.MinScore) },
-		func(s *settings, v any) { s.cfg.Fusion.MinScore = float32(v.(float64)) }},
-}
-
-func ptr[T any](v T) *T { return &v }
+var props = shell.Props[settings]{
+	Defaults:       func() settings { return settings{server: DefaultServer, cfg: offload.DefaultConfig()} },
+	EmptyIsDefault: map[string]bool{"server": true, "subject": true, "stream-id": true},
+	List: []shell.Prop[settings]{
+		shell.P(glib.NewStringParam("server", "NATS server",
+			"NATS server URL(s), comma-separated, e.g. nats://cloud.example:4222; the element keeps reconnecting when it is down",
+			shell.Ptr(DefaultServer), shell.ReadWriteReady),
+			func(s *settings) any { return s.server }, func(s *settings, v any) { s.server = v.(string) }),
+		shell.P(glib.NewStringParam("subject", "Request subject",
+			"NATS subject the cloud workers listen on (their queue group shares the work)",
+			shell.Ptr(wire.DefaultRequestSubject), shell.ReadWriteReady),
+			func(s *settings) any { return s.cfg.Subject }, func(s *settings, v any) { s.cfg.Subject = v.(string) }),
+		shell.P(glib.NewStringParam("stream-id", "Stream id",
+			"Names this stream on the wire: 1-64 of A-Z a-z 0-9 . _ - (give each camera its own)",
+			shell.Ptr(offload.DefaultStreamID), shell.ReadWriteReady),
+			func(s *settings) any { return s.cfg.StreamID }, func(s *settings, v any) { s.cfg.StreamID = v.(string) }),
+		shell.P(glib.NewUintParam("interval", "Offload interval",
+			"Send every Nth frame to the cloud (REACT's m); 0 = only scene changes",
+			0, 100000, uint(def.Interval), shell.ReadWriteReady),
+			func(s *settings) any { return uint(s.cfg.Interval) }, func(s *settings, v any) { s.cfg.Interval = int(v.(uint)) }),
+		shell.P(glib.NewFloat64Param("change-threshold", "Scene-change threshold",
+			"Also send a frame whose 32x18 grey thumbnail differs from the last sent one by this mean fraction of full scale; 0 = off",
+			0, 1, def.ChangeThreshold, shell.ReadWriteReady),
+			func(s *settings) any { return s.cfg.ChangeThreshold }, func(s *settings, v any) { s.cfg.ChangeThreshold = v.(float64) }),
+		shell.P(glib.NewUintParam("max-inflight", "Requests in flight",
+			"Most requests outstanding at once; a frame due while that many wait is skipped",
+			1, 64, uint(def.MaxInflight), shell.ReadWriteReady),
+			func(s *settings) any { return uint(s.cfg.MaxInflight) }, func(s *settings, v any) { s.cfg.MaxInflight = int(v.(uint)) }),
+		shell.P(glib.NewUintParam("timeout", "Request timeout (ms)",
+			"Give up on a request not answered within this many milliseconds",
+			1, 3600000, uint(def.Timeout/time.Millisecond), shell.ReadWriteReady),
+			func(s *settings) any { return uint(s.cfg.Timeout / time.Millisecond) },
+			func(s *settings, v any) { s.cfg.Timeout = time.Duration(v.(uint)) * time.Millisecond }),
+		shell.P(glib.NewUintParam("jpeg-quality", "JPEG quality",
+			"Quality of the JPEG sent to the cloud",
+			1, 100, uint(def.JPEGQuality), shell.ReadWriteReady),
+			func(s *settings) any { return uint(s.cfg.JPEGQuality) }, func(s *settings, v any) { s.cfg.JPEGQuality = int(v.(uint)) }),
+		shell.P(glib.NewUintParam("jpeg-max-width", "JPEG maximum width",
+			"Downscale wider frames to this width before sending (boxes come back in frame pixels); 0 = full size",
+			0, 65535, uint(def.JPEGMaxWidth), shell.ReadWriteReady),
+			func(s *settings) any { return uint(s.cfg.JPEGMaxWidth) }, func(s *settings, v any) { s.cfg.JPEGMaxWidth = int(v.(uint)) }),
+		shell.P(glib.NewUintParam("ring-frames", "Ring frames",
+			"Recent frames kept to fast-forward late replies over; a reply for an older frame is dropped",
+			2, 10000, uint(def.RingFrames), shell.ReadWriteReady),
+			func(s *settings) any { return uint(s.cfg.RingFrames) }, func(s *settings, v any) { s.cfg.RingFrames = int(v.(uint)) }),
+		shell.P(glib.NewUint64Param("ring-bytes", "Ring bytes",
+			"Memory cap of the frame ring (grey tracking pyramids); whichever of ring-frames and ring-bytes is reached first bounds it",
+			1<<20, 1<<40, uint64(def.RingBytes), shell.ReadWriteReady),
+			func(s *settings) any { return uint64(s.cfg.RingBytes) }, func(s *settings, v any) { s.cfg.RingBytes = int64(v.(uint64)) }),
+		shell.P(glib.NewUintParam("max-lag", "Maximum lag",
+			"Fuse cloud boxes only while the fast-forward is at most this many frames behind the current frame",
+			0, 1000, uint(def.MaxLag), shell.ReadWriteReady),
+			func(s *settings) any { return uint(s.cfg.MaxLag) }, func(s *settings, v any) { s.cfg.MaxLag = int(v.(uint)) }),
+		shell.P(glib.NewFloat64Param("iou-threshold", "Fusion IoU threshold",
+			"A local and a cloud box with at least this IoU are the same object",
+			0.01, 1, float64(def.Fusion.IoUThreshold), shell.ReadWriteReady),
+			func(s *settings) any { return float64(s.cfg.Fusion.IoUThreshold) },
+			func(s *settings, v any) { s.cfg.Fusion.IoUThreshold = float32(v.(float64)) }),
+		shell.P(glib.NewFloat64Param("decay", "Confidence decay",
+			"Per-frame factor on the score of a cloud box no local box confirms (1 = no decay)",
+			0.01, 1, float64(def.Fusion.Decay), shell.ReadWriteReady),
+			func(s *settings) any { return float64(s.cfg.Fusion.Decay) },
+			func(s *settings, v any) { s.cfg.Fusion.Decay = float32(v.(float64)) }),
+		shell.P(glib.NewFloat64Param("min-score", "Minimum score",
+			"Drop a decaying cloud-only box once its score falls below this",
+			0, 1, float64(def.Fusion.MinScore), shell.ReadWriteReady),
+			func(s *settings) any { return float64(s.cfg.Fusion.MinScore) },
+			func(s *settings, v any) { s.cfg.Fusion.MinScore = float32(v.(float64)) }),
+	}}
 
 type streaming struct {
 	info     gstvideo.VideoInfo
@@ -152,7 +145,7 @@ func Register(plugin *gst.Plugin) bool {
 }
 
 func (e *Element) New() glib.GoObjectSubclass {
-	return &Element{settings: settings{server: DefaultServer, cfg: offload.DefaultConfig()}}
+	return &Element{settings: props.Defaults()}
 }
 
 func (e *Element) ClassInit(klass *glib.ObjectClass) {
@@ -164,38 +157,18 @@ func (e *Element) ClassInit(klass *glib.ObjectClass) {
 	caps := gstvideo.Caps()
 	class.AddPadTemplate(gst.NewPadTemplate("sink", gst.PadDirectionSink, gst.PadPresenceAlways, caps))
 	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
-	specs := make([]*glib.ParamSpec, len(props))
-	for i := range props {
-		specs[i] = props[i].spec
-	}
-	class.InstallProperties(specs)
+	class.InstallProperties(props.Specs())
 	gstvideo.InstallTransformIP(klass)
 }
 
 func (e *Element) InstanceInit(o *glib.Object) { e.Set(o) }
 
 func (e *Element) SetProperty(_ *glib.Object, id uint, value *glib.Value) {
-	v, err := value.GoValue()
-	if err != nil {
-		return
-	}
-	if s, ok := v.(string); ok && s == "" && props[id].spec.Name() != "server" {
-		v = props[id].get(&settings{cfg: offload.DefaultConfig()}) // unset: back to the default
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	props[id].set(&e.settings, v)
+	props.Set(&e.mu, &e.settings, id, value)
 }
 
 func (e *Element) GetProperty(_ *glib.Object, id uint) *glib.Value {
-	e.mu.Lock()
-	v := props[id].get(&e.settings)
-	e.mu.Unlock()
-	val, err := glib.GValue(v)
-	if err != nil {
-		return nil
-	}
-	return val
+	return props.Get(&e.mu, &e.settings, id)
 }
 
 // Start connects to NATS (in the background when the server is not up yet)

@@ -53,67 +53,60 @@ func defaultSettings() settings {
 	return settings{cfg: publish.DefaultConfig(), everyFrame: true, statusInterval: DefaultStatusInterval}
 }
 
-// prop declares one property once: its spec (name, blurb, range, default)
-// and how it reads and writes the settings.
-type prop struct {
-	spec *glib.ParamSpec
-	get  func(*settings) any
-	set  func(*settings, any)
-}
-
 var def = defaultSettings()
 
-var props = []prop{
-	{glib.NewStringParam("location", "Location",
-		"Write one JSON line per frame to this file (created or truncated at start); - = standard output. Set this or server",
-		nil, shell.ReadWriteReady),
-		func(s *settings) any { return s.cfg.Location }, func(s *settings, v any) { s.cfg.Location = v.(string) }},
-	{glib.NewStringParam("server", "NATS server",
-		"Publish each frame's JSON to this NATS server, e.g. nats://127.0.0.1:4222 (comma-separated URLs allowed); the element keeps reconnecting while it is down. Set this or location",
-		nil, shell.ReadWriteReady),
-		func(s *settings) any { return s.cfg.Server }, func(s *settings, v any) { s.cfg.Server = v.(string) }},
-	{glib.NewStringParam("subject", "NATS subject",
-		"Subject the records are published on; unset = "+publish.DefaultSubjectPrefix+"<stream-id>",
-		nil, shell.ReadWriteReady),
-		func(s *settings) any { return s.cfg.Subject }, func(s *settings, v any) { s.cfg.Subject = v.(string) }},
-	{glib.NewStringParam("stream-id", "Stream id",
-		"Names this stream in every record (and in the default subject): 1-64 of A-Z a-z 0-9 . _ - ; use the same as reactcloud's stream-id",
-		ptr(publish.DefaultStreamID), shell.ReadWriteReady),
-		func(s *settings) any { return s.cfg.StreamID }, func(s *settings, v any) { s.cfg.StreamID = v.(string) }},
-	{glib.NewBoolParam("jetstream", "JetStream",
-		"Publish through JetStream: records are stored in a stream (created if missing, file storage) and kept and retried until the server acknowledges them, so none is lost while the server or a consumer is down",
-		false, shell.ReadWriteReady),
-		func(s *settings) any { return s.cfg.JetStream }, func(s *settings, v any) { s.cfg.JetStream = v.(bool) }},
-	{glib.NewStringParam("jetstream-stream", "JetStream stream",
-		"JetStream stream to store records in; created with subjects "+publish.DefaultSubjectPrefix+"> when missing, else bound to (it must take the subject)",
-		ptr(publish.DefaultJetStreamStream), shell.ReadWriteReady),
-		func(s *settings) any { return s.cfg.JetStreamStream }, func(s *settings, v any) { s.cfg.JetStreamStream = v.(string) }},
-	{glib.NewUintParam("max-pending", "Maximum pending records",
-		"Records held in memory while waiting to be published (or acknowledged); a frame's record beyond this is dropped and counted",
-		1, 1000000, uint(publish.DefaultMaxPending), shell.ReadWriteReady),
-		func(s *settings) any { return uint(s.cfg.MaxPending) }, func(s *settings, v any) { s.cfg.MaxPending = int(v.(uint)) }},
-	{glib.NewUint64Param("max-pending-bytes", "Maximum pending bytes",
-		"Memory cap of the pending records' JSON text; whichever of max-pending and max-pending-bytes is reached first drops records",
-		1024, 1<<40, uint64(publish.DefaultMaxPendingBytes), shell.ReadWriteReady),
-		func(s *settings) any { return uint64(s.cfg.MaxPendingBytes) },
-		func(s *settings, v any) { s.cfg.MaxPendingBytes = int(v.(uint64)) }},
-	{glib.NewBoolParam("every-frame", "Every frame",
-		"Write a record for every frame, also frames without boxes; false = only frames with at least one box",
-		def.everyFrame, shell.ReadWriteReady),
-		func(s *settings) any { return s.everyFrame }, func(s *settings, v any) { s.everyFrame = v.(bool) }},
-	{glib.NewUintParam("drain-timeout", "Drain timeout (ms)",
-		"On stop, wait at most this many milliseconds for pending records to be published; the rest are counted as lost",
-		0, 3600000, uint(publish.DefaultDrainTimeout/time.Millisecond), shell.ReadWriteReady),
-		func(s *settings) any { return uint(s.cfg.DrainTimeout / time.Millisecond) },
-		func(s *settings, v any) { s.cfg.DrainTimeout = time.Duration(v.(uint)) * time.Millisecond }},
-	{glib.NewUintParam("status-interval", "Status interval (ms)",
-		"Post a reactpublish-status message with the counters every this many milliseconds; 0 = only at start and stop",
-		0, 3600000, uint(DefaultStatusInterval/time.Millisecond), shell.ReadWriteReady),
-		func(s *settings) any { return uint(s.statusInterval / time.Millisecond) },
-		func(s *settings, v any) { s.statusInterval = time.Duration(v.(uint)) * time.Millisecond }},
-}
-
-func ptr[T any](v T) *T { return &v }
+var props = shell.Props[settings]{
+	Defaults:       defaultSettings,
+	EmptyIsDefault: map[string]bool{"stream-id": true, "jetstream-stream": true},
+	List: []shell.Prop[settings]{
+		shell.P(glib.NewStringParam("location", "Location",
+			"Write one JSON line per frame to this file (created or truncated at start); - = standard output. Set this or server",
+			nil, shell.ReadWriteReady),
+			func(s *settings) any { return s.cfg.Location }, func(s *settings, v any) { s.cfg.Location = v.(string) }),
+		shell.P(glib.NewStringParam("server", "NATS server",
+			"Publish each frame's JSON to this NATS server, e.g. nats://127.0.0.1:4222 (comma-separated URLs allowed); the element keeps reconnecting while it is down. Set this or location",
+			nil, shell.ReadWriteReady),
+			func(s *settings) any { return s.cfg.Server }, func(s *settings, v any) { s.cfg.Server = v.(string) }),
+		shell.P(glib.NewStringParam("subject", "NATS subject",
+			"Subject the records are published on; unset = "+publish.DefaultSubjectPrefix+"<stream-id>",
+			nil, shell.ReadWriteReady),
+			func(s *settings) any { return s.cfg.Subject }, func(s *settings, v any) { s.cfg.Subject = v.(string) }),
+		shell.P(glib.NewStringParam("stream-id", "Stream id",
+			"Names this stream in every record (and in the default subject): 1-64 of A-Z a-z 0-9 . _ - ; use the same as reactcloud's stream-id",
+			shell.Ptr(publish.DefaultStreamID), shell.ReadWriteReady),
+			func(s *settings) any { return s.cfg.StreamID }, func(s *settings, v any) { s.cfg.StreamID = v.(string) }),
+		shell.P(glib.NewBoolParam("jetstream", "JetStream",
+			"Publish through JetStream: records are stored in a stream (created if missing, file storage) and kept and retried until the server acknowledges them, so none is lost while the server or a consumer is down",
+			false, shell.ReadWriteReady),
+			func(s *settings) any { return s.cfg.JetStream }, func(s *settings, v any) { s.cfg.JetStream = v.(bool) }),
+		shell.P(glib.NewStringParam("jetstream-stream", "JetStream stream",
+			"JetStream stream to store records in; created with subjects "+publish.DefaultSubjectPrefix+"> when missing, else bound to (it must take the subject)",
+			shell.Ptr(publish.DefaultJetStreamStream), shell.ReadWriteReady),
+			func(s *settings) any { return s.cfg.JetStreamStream }, func(s *settings, v any) { s.cfg.JetStreamStream = v.(string) }),
+		shell.P(glib.NewUintParam("max-pending", "Maximum pending records",
+			"Records held in memory while waiting to be published (or acknowledged); a frame's record beyond this is dropped and counted",
+			1, 1000000, uint(publish.DefaultMaxPending), shell.ReadWriteReady),
+			func(s *settings) any { return uint(s.cfg.MaxPending) }, func(s *settings, v any) { s.cfg.MaxPending = int(v.(uint)) }),
+		shell.P(glib.NewUint64Param("max-pending-bytes", "Maximum pending bytes",
+			"Memory cap of the pending records' JSON text; whichever of max-pending and max-pending-bytes is reached first drops records",
+			1024, 1<<40, uint64(publish.DefaultMaxPendingBytes), shell.ReadWriteReady),
+			func(s *settings) any { return uint64(s.cfg.MaxPendingBytes) },
+			func(s *settings, v any) { s.cfg.MaxPendingBytes = int(v.(uint64)) }),
+		shell.P(glib.NewBoolParam("every-frame", "Every frame",
+			"Write a record for every frame, also frames without boxes; false = only frames with at least one box",
+			def.everyFrame, shell.ReadWriteReady),
+			func(s *settings) any { return s.everyFrame }, func(s *settings, v any) { s.everyFrame = v.(bool) }),
+		shell.P(glib.NewUintParam("drain-timeout", "Drain timeout (ms)",
+			"On stop, wait at most this many milliseconds for pending records to be published; the rest are counted as lost",
+			0, 3600000, uint(publish.DefaultDrainTimeout/time.Millisecond), shell.ReadWriteReady),
+			func(s *settings) any { return uint(s.cfg.DrainTimeout / time.Millisecond) },
+			func(s *settings, v any) { s.cfg.DrainTimeout = time.Duration(v.(uint)) * time.Millisecond }),
+		shell.P(glib.NewUintParam("status-interval", "Status interval (ms)",
+			"Post a reactpublish-status message with the counters every this many milliseconds; 0 = only at start and stop",
+			0, 3600000, uint(DefaultStatusInterval/time.Millisecond), shell.ReadWriteReady),
+			func(s *settings) any { return uint(s.statusInterval / time.Millisecond) },
+			func(s *settings, v any) { s.statusInterval = time.Duration(v.(uint)) * time.Millisecond }),
+	}}
 
 // streaming is owned by the streaming thread (and Start/Stop, which
 // GstBaseTransform never runs concurrently with it).
@@ -160,11 +153,7 @@ func (e *Element) ClassInit(klass *glib.ObjectClass) {
 	caps := gstvideo.Caps()
 	class.AddPadTemplate(gst.NewPadTemplate("sink", gst.PadDirectionSink, gst.PadPresenceAlways, caps))
 	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
-	specs := make([]*glib.ParamSpec, len(props))
-	for i := range props {
-		specs[i] = props[i].spec
-	}
-	class.InstallProperties(specs)
+	class.InstallProperties(props.Specs())
 	gstvideo.InstallTransformIP(klass)
 }
 
@@ -177,33 +166,11 @@ func (e *Element) InstanceInit(o *glib.Object) {
 }
 
 func (e *Element) SetProperty(_ *glib.Object, id uint, value *glib.Value) {
-	v, err := value.GoValue()
-	if err != nil {
-		return
-	}
-	if v == nil {
-		v = "" // a NULL string
-	}
-	switch props[id].spec.Name() {
-	case "stream-id", "jetstream-stream":
-		if s, ok := v.(string); ok && s == "" {
-			v = props[id].get(&def) // unset: back to the default
-		}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	props[id].set(&e.settings, v)
+	props.Set(&e.mu, &e.settings, id, value)
 }
 
 func (e *Element) GetProperty(_ *glib.Object, id uint) *glib.Value {
-	e.mu.Lock()
-	v := props[id].get(&e.settings)
-	e.mu.Unlock()
-	val, err := glib.GValue(v)
-	if err != nil {
-		return nil
-	}
-	return val
+	return props.Get(&e.mu, &e.settings, id)
 }
 
 // Start validates the settings, opens the destination (the file at once; a

@@ -30,7 +30,6 @@ import (
 	"github.com/gst-react/gst-react/internal/frame"
 	"github.com/gst-react/gst-react/internal/fusion"
 	"github.com/gst-react/gst-react/internal/tracker"
-	"github.com/gst-react/gst-react/internal/wire"
 )
 
 // CloudTrackIDBase is added to the fast-forward tracker's ids, so a cloud box's
@@ -140,7 +139,7 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger) (*Engine, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	cfg.Limits = fillLimits(cfg.Limits)
+	cfg.Limits = cfg.Limits.WithDefaults()
 	fu, err := fusion.NewFuser(cfg.Fusion)
 	if err != nil {
 		return nil, fmt.Errorf("offload: %w", err)
@@ -163,29 +162,6 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger) (*Engine, error) {
 	go e.sendLoop()
 	go e.fastForwardLoop()
 	return e, nil
-}
-
-func fillLimits(l wire.Limits) wire.Limits {
-	d := wire.DefaultLimits()
-	if l.MaxJPEGBytes == 0 {
-		l.MaxJPEGBytes = d.MaxJPEGBytes
-	}
-	if l.MaxWidth == 0 {
-		l.MaxWidth = d.MaxWidth
-	}
-	if l.MaxHeight == 0 {
-		l.MaxHeight = d.MaxHeight
-	}
-	if l.MaxPixels == 0 {
-		l.MaxPixels = d.MaxPixels
-	}
-	if l.MaxBoxes == 0 {
-		l.MaxBoxes = d.MaxBoxes
-	}
-	if l.MaxClass == 0 {
-		l.MaxClass = d.MaxClass
-	}
-	return l
 }
 
 // Config returns the configuration in use.

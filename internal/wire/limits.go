@@ -42,6 +42,10 @@ type Limits struct {
 // DefaultLimits returns the defaults, spelled out.
 func DefaultLimits() Limits { return Limits{}.withDefaults() }
 
+// WithDefaults is l with every zero (or negative) field set to its default,
+// e.g. a Limits from flags where only some were given.
+func (l Limits) WithDefaults() Limits { return l.withDefaults() }
+
 func (l Limits) withDefaults() Limits {
 	def := func(v *int, d int) {
 		if *v <= 0 {
