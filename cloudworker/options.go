@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gst-react/gst-react/internal/models"
+	"github.com/gst-react/gst-react/internal/natsauth"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -32,6 +33,9 @@ type Options struct {
 	// NATSURL is the server (or comma-separated servers of one cluster) to
 	// connect to. Default DefaultNATSURL, nats://127.0.0.1:4222.
 	NATSURL string
+	// Auth holds the NATS credentials and TLS files; the zero value
+	// connects without authentication. See internal/natsauth/SECURITY.md.
+	Auth natsauth.Options
 	// Subject is the request subject. Default wire.DefaultRequestSubject
 	// ("react.detect"); wildcards are allowed, e.g. wire.AllTenantsSubject.
 	Subject string
@@ -182,7 +186,10 @@ func (o Options) withDefaults() Options {
 // validate checks o after withDefaults; errors say what is allowed.
 func (o *Options) validate() error {
 	if strings.ContainsAny(o.NATSURL, " \t\r\n") {
-		return fmt.Errorf("NATS URL %q contains white space; give a URL such as nats://host:4222 (several: comma-separated, no spaces)", o.NATSURL)
+		return fmt.Errorf("NATS URL %q contains white space; give a URL such as nats://host:4222 (several: comma-separated, no spaces)", natsauth.Redact(o.NATSURL))
+	}
+	if err := o.Auth.Validate(); err != nil {
+		return err
 	}
 	if err := checkSubject(o.Subject); err != nil {
 		return err

@@ -34,6 +34,7 @@ import (
 
 	"github.com/gst-react/gst-react/internal/detector"
 	"github.com/gst-react/gst-react/internal/models"
+	"github.com/gst-react/gst-react/internal/natsauth"
 	"github.com/gst-react/gst-react/internal/onnx"
 	"github.com/gst-react/gst-react/internal/ortlib"
 	"github.com/gst-react/gst-react/internal/wire"
@@ -183,8 +184,15 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.work = make(chan job)
 	w.subDone = make(chan struct{})
 	w.quit = make(chan struct{})
-	nc, err := nats.Connect(w.opts.NATSURL,
-		nats.Name("gstreact-cloudworker "+w.opts.WorkerID),
+	authOpts, err := w.opts.Auth.NATSOptions()
+	if err != nil {
+		w.closeHTTP()
+		return err
+	}
+	server := natsauth.Redact(w.opts.NATSURL)
+	var lastRefusal atomic.Pointer[string] // logged once per distinct refusal
+	opts := append([]nats.Option{
+		nats.Name("gstreact-cloudworker " + w.opts.WorkerID),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(w.opts.ReconnectWait),
 		nats.RetryOnFailedConnect(true),
@@ -197,7 +205,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			if w.stopping.Load() {
 				return
 			}
-			w.log.Warn("disconnected from NATS; reconnecting", "err", err)
+			w.log.Warn("disconnected from NATS; reconnecting", "err", redactErr(w.opts, err))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			w.c.connected.Store(true)
@@ -205,15 +213,34 @@ func (w *Worker) Start(ctx context.Context) error {
 			w.log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted())
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { w.c.connected.Store(false) }),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			if natsauth.IsAuthError(err) || natsauth.IsTLSError(err) {
+				msg := redactErr(w.opts, err)
+				if prev := lastRefusal.Swap(&msg); prev == nil || *prev != msg {
+					w.log.Error("NATS server refused the worker; retrying (check --user/--password, --token, --creds, --nkey-seed, --tls-*)",
+						"url", server, "err", msg)
+				}
+			}
+		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			// Slow consumer: requests arrive faster than the slots serve
 			// them and NATS dropped some; their edges will time out.
-			w.log.Error("NATS error", "err", err)
+			// An authorization error means the credentials are wrong.
+			if natsauth.IsAuthError(err) {
+				w.log.Error("NATS server refused the worker's credentials; retrying (check --user/--password, --token, --creds, --nkey-seed, --tls-*)",
+					"url", server, "err", redactErr(w.opts, err))
+				return
+			}
+			w.log.Error("NATS error", "err", redactErr(w.opts, err))
 		}),
-	)
+		// nats.go gives up after the same authorization error twice; keep
+		// retrying, so fixing the server's configuration is enough.
+		nats.IgnoreAuthErrorAbort(),
+	}, authOpts...)
+	nc, err := nats.Connect(w.opts.NATSURL, opts...)
 	if err != nil {
 		w.closeHTTP()
-		return fmt.Errorf("connecting to NATS at %s: %w", w.opts.NATSURL, err)
+		return fmt.Errorf("connecting to NATS at %s: %s", server, redactErr(w.opts, err))
 	}
 	w.c.connected.Store(nc.IsConnected())
 	sub, err := nc.QueueSubscribe(w.opts.Subject, w.opts.Queue, w.onMsg)
@@ -248,9 +275,17 @@ func (w *Worker) Start(ctx context.Context) error {
 	}
 	w.started = true
 	if !nc.IsConnected() {
-		w.log.Warn("NATS server not reachable yet; retrying in the background", "url", w.opts.NATSURL)
+		w.log.Warn("NATS server not reachable yet; retrying in the background", "url", server)
 	}
 	return nil
+}
+
+// redactErr is err's text without the secrets of o (nil: "").
+func redactErr(o Options, err error) string {
+	if err == nil {
+		return ""
+	}
+	return o.Auth.RedactIn(err.Error(), o.NATSURL)
 }
 
 // onMsg runs on the subscription's delivery goroutine. Blocking until a slot

@@ -6,16 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gst-react/gst-react/cloudworker"
 	"github.com/gst-react/gst-react/internal/models"
+	"github.com/gst-react/gst-react/internal/natsauth"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -58,8 +57,26 @@ func runCloudworker(ctx context.Context, args []string) error {
 	nmsThreshold := fs.Float64("nms-threshold", cloudworker.DefaultNMSThreshold, "NMS IoU threshold, in (0, 1]")
 	summary := fs.Duration("summary-interval", cloudworker.DefaultSummaryInterval, "how often to log a summary line (0: never)")
 	drainTimeout := fs.Duration("drain-timeout", cloudworker.DefaultDrainTimeout, "on SIGINT/SIGTERM, how long requests already received may take to finish")
+	var auth natsauth.Options
+	fs.StringVar(&auth.User, "user", "", "NATS user name (needs a password) (default \"\": none)")
+	fs.StringVar(&auth.Password, "password", "", "NATS password of --user; when empty, read from $"+natsauth.EnvPassword+" (prefer that: flags show in ps) (default \"\": none)")
+	fs.StringVar(&auth.Token, "token", "", "NATS token, instead of --user; when empty, read from $"+natsauth.EnvToken+" (prefer that: flags show in ps) (default \"\": none)")
+	fs.StringVar(&auth.CredsFile, "creds", "", "NATS .creds file (user JWT and NKey seed) (default \"\": none)")
+	fs.StringVar(&auth.NKeySeedFile, "nkey-seed", "", "file holding an NKey user seed (SU...) (default \"\": none)")
+	fs.StringVar(&auth.TLSCAFile, "tls-ca", "", "PEM CA bundle to verify the NATS server with; any --tls-* flag requires TLS (default \"\": none)")
+	fs.StringVar(&auth.TLSCertFile, "tls-cert", "", "PEM client certificate for mutual TLS (needs --tls-key) (default \"\": none)")
+	fs.StringVar(&auth.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert (default \"\": none)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	// A secret in the environment is used only when no other method is given
+	// on the command line, so an unrelated variable cannot clash with --creds.
+	if auth.User != "" {
+		if auth.Password == "" {
+			auth.Password = os.Getenv(natsauth.EnvPassword)
+		}
+	} else if auth.Token == "" && auth.CredsFile == "" && auth.NKeySeedFile == "" {
+		auth.Token = os.Getenv(natsauth.EnvToken)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
@@ -91,6 +108,7 @@ func runCloudworker(ctx context.Context, args []string) error {
 	log := slog.New(slog.NewTextHandler(cloudworkerLog, nil))
 	w, err := cloudworker.New(cloudworker.Options{
 		NATSURL:         *natsURL,
+		Auth:            auth,
 		Subject:         *subject,
 		Queue:           *queue,
 		ModelPath:       mp,
@@ -118,7 +136,7 @@ func runCloudworker(ctx context.Context, args []string) error {
 		return err
 	}
 	attrs := []any{"worker", o.WorkerID, "nats", redactURLs(o.NATSURL), "subject", o.Subject, "queue", o.Queue,
-		"model", w.Describe(), "concurrency", o.Concurrency, "threads", o.Threads, "cuda", o.CUDA}
+		"auth", o.Auth.String(), "model", w.Describe(), "concurrency", o.Concurrency, "threads", o.Threads, "cuda", o.CUDA}
 	if a := w.MetricsAddr(); a != "" {
 		attrs = append(attrs, "metrics", "http://"+a+"/metrics")
 	}
@@ -146,13 +164,4 @@ func runCloudworker(ctx context.Context, args []string) error {
 
 // redactURLs hides the user information (user:password or token) of each
 // comma-separated NATS URL, for logging.
-func redactURLs(urls string) string {
-	parts := strings.Split(urls, ",")
-	for i, p := range parts {
-		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
-			u.User = url.User("redacted")
-			parts[i] = u.String()
-		}
-	}
-	return strings.Join(parts, ",")
-}
+func redactURLs(urls string) string { return natsauth.Redact(urls) }

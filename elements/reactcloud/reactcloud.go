@@ -26,6 +26,7 @@ import (
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/gstvideo"
 	"github.com/gst-react/gst-react/internal/labels"
+	"github.com/gst-react/gst-react/internal/natsauth"
 	"github.com/gst-react/gst-react/internal/offload"
 	"github.com/gst-react/gst-react/internal/wire"
 )
@@ -41,6 +42,11 @@ var cat = gst.NewDebugCategory(Name, gst.DebugColorNone, "gst-react cloud offloa
 type settings struct {
 	server string
 	cfg    offload.Config
+	auth   natsauth.Options
+}
+
+func init() {
+	props.List = append(props.List, AuthProps(func(s *settings) *natsauth.Options { return &s.auth })...)
 }
 
 var def = offload.DefaultConfig()
@@ -184,13 +190,47 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 		e.Error(gst.DomainLibrary, gst.LibraryErrorSettings, "Invalid reactcloud settings: "+err.Error(), "")
 		return false
 	}
-	nc, err := offload.Connect(s.server, "gstreact-"+s.cfg.StreamID, func(up bool, reason string) {
-		if eng := e.engine.Load(); eng != nil {
-			eng.SetConnected(up, reason)
-		}
-	})
+	authOpts, err := s.auth.NATSOptions()
 	if err != nil {
-		e.Error(gst.DomainResource, gst.ResourceErrorSettings, err.Error(), "")
+		e.Error(gst.DomainLibrary, gst.LibraryErrorSettings, "Invalid reactcloud NATS credentials: "+err.Error(), "")
+		return false
+	}
+	server := natsauth.Redact(s.server)
+	var lastRefusal atomic.Pointer[string] // the refusal last warned about; nil once connected
+	setConnected := func(up bool, reason string) {
+		if up {
+			lastRefusal.Store(nil)
+		}
+		if eng := e.engine.Load(); eng != nil {
+			eng.SetConnected(up, s.auth.RedactIn(reason, s.server))
+		}
+	}
+	refused := func(err error) {
+		if !natsauth.IsAuthError(err) && !natsauth.IsTLSError(err) {
+			return
+		}
+		reason := s.auth.RedactIn("NATS server at "+server+" refused the connection: "+err.Error(), s.server)
+		setConnected(false, reason)
+		// The engine warns only when the cloud goes down; a refusal
+		// before the first connect would go unsaid. Warn once per
+		// distinct refusal (nats.go retries every ReconnectWait).
+		if prev := lastRefusal.Swap(&reason); prev == nil || *prev != reason {
+			e.Warning("Cloud unavailable, output continues edge-only: "+reason,
+				"check the user/password, token, creds-file, nkey-seed-file and tls-* properties; reactcloud keeps retrying")
+		}
+	}
+	authOpts = append(authOpts,
+		// The server's refusal (e.g. "authorization violation") says
+		// what is wrong; without this the element only learns that the
+		// connection is down.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { refused(err) }),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { refused(err) }),
+		// nats.go gives up after the same authorization error twice; keep
+		// retrying, so fixing the server's configuration is enough.
+		nats.IgnoreAuthErrorAbort())
+	nc, err := offload.Connect(s.server, "gstreact-"+s.cfg.StreamID, setConnected, authOpts...)
+	if err != nil {
+		e.Error(gst.DomainResource, gst.ResourceErrorSettings, s.auth.RedactIn(err.Error(), s.server), "")
 		return false
 	}
 	log := slog.New(gstLog{})
@@ -207,9 +247,9 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	go e.relayEvents(eng, e.done, &e.relay)
 	e.state = streaming{labels: gstvideo.NewLabels(labels.COCO())}
 	cat.LogInfo(fmt.Sprintf("offloading every %d frames (scene change %.2f) to %s on %s as stream %q",
-		s.cfg.Interval, s.cfg.ChangeThreshold, s.cfg.Subject, s.server, s.cfg.StreamID))
+		s.cfg.Interval, s.cfg.ChangeThreshold, s.cfg.Subject, server, s.cfg.StreamID))
 	if !nc.IsConnected() {
-		e.Warning(fmt.Sprintf("No NATS server at %s yet: output is edge-only until it is reachable", s.server),
+		e.Warning(fmt.Sprintf("No NATS server at %s yet: output is edge-only until it is reachable", server),
 			"reactcloud keeps reconnecting every "+offload.ReconnectWait.String())
 	}
 	return true

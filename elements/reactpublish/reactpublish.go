@@ -29,9 +29,11 @@ import (
 	"github.com/go-gst/go-gst/gst"
 	"github.com/go-gst/go-gst/gst/base"
 
+	"github.com/gst-react/gst-react/elements/reactcloud"
 	"github.com/gst-react/gst-react/elements/shell"
 	"github.com/gst-react/gst-react/internal/gstvideo"
 	"github.com/gst-react/gst-react/internal/labels"
+	"github.com/gst-react/gst-react/internal/natsauth"
 	"github.com/gst-react/gst-react/internal/publish"
 )
 
@@ -107,6 +109,10 @@ var props = shell.Props[settings]{
 			func(s *settings) any { return uint(s.statusInterval / time.Millisecond) },
 			func(s *settings, v any) { s.statusInterval = time.Duration(v.(uint)) * time.Millisecond }),
 	}}
+
+func init() {
+	props.List = append(props.List, reactcloud.AuthProps(func(s *settings) *natsauth.Options { return &s.cfg.Auth })...)
+}
 
 // streaming is owned by the streaming thread (and Start/Stop, which
 // GstBaseTransform never runs concurrently with it).

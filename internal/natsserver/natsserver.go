@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -41,6 +42,23 @@ type Options struct {
 
 	// StoreDir enables JetStream with its files in this directory; "" = off.
 	StoreDir string
+
+	// Token, when set, is the token every client must present.
+	Token string
+	// Users, when set, are the user names and passwords clients log in with
+	// (not together with Token).
+	Users map[string]string
+
+	// TLSCertFile and TLSKeyFile, when set, make the server require TLS
+	// with this PEM certificate and key.
+	TLSCertFile string
+	TLSKeyFile  string
+	// TLSCAFile is the PEM CA bundle client certificates are verified
+	// against when TLSVerify is set.
+	TLSCAFile string
+	// TLSVerify requires every client to present a certificate signed by
+	// TLSCAFile (mutual TLS).
+	TLSVerify bool
 
 	NoLog  bool         // discard the server's log lines
 	Logger *slog.Logger // where log lines go; nil = text on stderr
@@ -73,6 +91,15 @@ func Start(opts Options) (*Server, error) {
 	if opts.MaxPayload > server.MAX_PENDING_SIZE {
 		// A message must fit a client's outbound buffer (max_pending, 64 MiB).
 		return nil, fmt.Errorf("nats server max payload %d is over %d bytes (NATS's per-client pending limit); use a smaller size", opts.MaxPayload, server.MAX_PENDING_SIZE)
+	}
+	if opts.Token != "" && len(opts.Users) > 0 {
+		return nil, errors.New("nats server: set Token or Users, not both")
+	}
+	if (opts.TLSCertFile == "") != (opts.TLSKeyFile == "") {
+		return nil, errors.New("nats server: TLS needs both TLSCertFile and TLSKeyFile")
+	}
+	if opts.TLSVerify && (opts.TLSCertFile == "" || opts.TLSCAFile == "") {
+		return nil, errors.New("nats server: TLSVerify needs TLSCertFile, TLSKeyFile and TLSCAFile")
 	}
 	s := &Server{opts: opts}
 	ns, err := s.start()
@@ -119,6 +146,22 @@ func (s *Server) start() (*server.Server, error) {
 		so.JetStream = true
 		so.StoreDir = o.StoreDir
 	}
+	so.Authorization = o.Token
+	for _, name := range sortedKeys(o.Users) {
+		so.Users = append(so.Users, &server.User{Username: name, Password: o.Users[name]})
+	}
+	if o.TLSCertFile != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{
+			CertFile: o.TLSCertFile, KeyFile: o.TLSKeyFile, CaFile: o.TLSCAFile, Verify: o.TLSVerify,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("nats server TLS: %w", err)
+		}
+		so.TLSConfig = tc
+		so.TLS = true
+		so.TLSVerify = o.TLSVerify
+		so.TLSTimeout = 2
+	}
 	ns, err := server.NewServer(so)
 	if err != nil {
 		return nil, fmt.Errorf("nats server options: %w", err)
@@ -140,6 +183,15 @@ func (s *Server) start() (*server.Server, error) {
 		}
 	}
 	return ns, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // ClientURL is the URL clients connect to, e.g. "nats://127.0.0.1:40123". It

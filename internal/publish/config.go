@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gst-react/gst-react/internal/natsauth"
 )
 
 // Defaults. DefaultStreamID is reactcloud's default too (offload.DefaultStreamID),
@@ -48,6 +50,9 @@ type Config struct {
 	DrainTimeout time.Duration // drain-timeout
 	// ClientName is the NATS connection name; "" = "gstreact-publish-<StreamID>".
 	ClientName string
+	// Auth holds the NATS credentials and TLS files (user, password, token,
+	// creds-file, nkey-seed-file, tls-ca-file, tls-cert-file, tls-key-file).
+	Auth natsauth.Options
 }
 
 // DefaultConfig is a Config with every default filled in and no destination.
@@ -78,13 +83,18 @@ func (c Config) Validate() error {
 	case c.Location == "" && c.Server == "":
 		return fmt.Errorf("no destination: set location=FILE (or location=- for standard output) or server=nats://HOST:4222")
 	case c.Location != "" && c.Server != "":
-		return fmt.Errorf("both location (%q) and server (%q) are set: set only one (use two reactpublish elements after a tee for both)", c.Location, c.Server)
+		return fmt.Errorf("both location (%q) and server (%q) are set: set only one (use two reactpublish elements after a tee for both)", c.Location, natsauth.Redact(c.Server))
 	case c.JetStream && c.Server == "":
 		return fmt.Errorf("jetstream=true needs server=nats://HOST:4222 (location writes a file, which has no JetStream)")
 	}
 	if c.Server != "" {
 		if err := validSubject(c.EffectiveSubject()); err != nil {
 			return fmt.Errorf("subject %q %v", c.EffectiveSubject(), err)
+		}
+	}
+	if c.Server != "" {
+		if err := c.Auth.Validate(); err != nil {
+			return err
 		}
 	}
 	if c.JetStream && !validStreamName(c.JetStreamStream) {

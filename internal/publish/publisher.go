@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/gst-react/gst-react/internal/natsauth"
 )
 
 // Retry pacing after a failed publish: the wait doubles from minBackoff to
@@ -228,16 +230,21 @@ func (p *Publisher) setUp() {
 }
 
 // setDown marks it failing, announcing only the transition.
-func (p *Publisher) setDown(reason string) {
+func (p *Publisher) setDown(reason string) { p.setDownWhy(reason, false) }
+
+// setDownWhy is setDown that, with newReason, also tells a down publisher's
+// listeners when the reason changes (a server refusing the credentials, say,
+// while it was never up).
+func (p *Publisher) setDownWhy(reason string, newReason bool) {
 	p.mu.Lock()
-	was := p.state
+	was, wasReason := p.state, p.reason
 	if was == "fatal" {
 		p.mu.Unlock()
 		return
 	}
 	p.state, p.reason = "down", reason
 	p.mu.Unlock()
-	if was != "down" {
+	if was != "down" || newReason && wasReason != reason {
 		p.emit(Event{Kind: EventDown, Reason: reason})
 	}
 }
@@ -329,7 +336,20 @@ func (p *Publisher) openNATS() (sink, error) {
 			p.setUp()
 		}
 	}
-	nc, err := nats.Connect(p.cfg.Server,
+	server := natsauth.Redact(p.cfg.Server)
+	authOpts, err := p.cfg.Auth.NATSOptions()
+	if err != nil {
+		return nil, err
+	}
+	// refused reports the server turning down the credentials or TLS, which
+	// says more than "disconnected".
+	refused := func(err error) {
+		if natsauth.IsAuthError(err) || natsauth.IsTLSError(err) {
+			msg := p.cfg.Auth.RedactIn(err.Error(), p.cfg.Server)
+			p.setDownWhy("NATS server at "+server+" refused the connection: "+msg+" (check user/password, token, creds-file, nkey-seed-file and the tls-* properties)", true)
+		}
+	}
+	opts := append([]nats.Option{
 		nats.Name(name),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
@@ -340,25 +360,32 @@ func (p *Publisher) openNATS() (sink, error) {
 		nats.ConnectHandler(func(*nats.Conn) { up() }),
 		nats.ReconnectHandler(func(*nats.Conn) { up() }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			reason := "lost the connection to the NATS server at " + p.cfg.Server
+			reason := "lost the connection to the NATS server at " + server
 			if err != nil {
-				reason += ": " + err.Error()
+				reason += ": " + p.cfg.Auth.RedactIn(err.Error(), p.cfg.Server)
 			}
 			p.setDown(reason)
 		}),
-	)
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { refused(err) }),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { refused(err) }),
+		// An authorization error twice in a row closes the connection in
+		// nats.go; keep retrying instead, so fixing the server's
+		// configuration is enough.
+		nats.IgnoreAuthErrorAbort(),
+	}, authOpts...)
+	nc, err := nats.Connect(p.cfg.Server, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("server %q: cannot connect to NATS: %w (check the URL, e.g. nats://127.0.0.1:4222)", p.cfg.Server, err)
+		return nil, fmt.Errorf("server %q: cannot connect to NATS: %s (check the URL, e.g. nats://127.0.0.1:4222)", server, p.cfg.Auth.RedactIn(err.Error(), p.cfg.Server))
 	}
 	if !nc.IsConnected() {
-		p.setDown(fmt.Sprintf("no NATS server reachable at %s yet", p.cfg.Server))
+		p.setDown(fmt.Sprintf("no NATS server reachable at %s yet", server))
 	} else if core {
 		p.setUp()
 	}
 	if core {
-		return &coreSink{nc: nc, subject: subject, server: p.cfg.Server}, nil
+		return &coreSink{nc: nc, subject: subject, server: server}, nil
 	}
-	s, err := newJSSink(nc, subject, p.cfg.JetStreamStream, p.cfg.Server)
+	s, err := newJSSink(nc, subject, p.cfg.JetStreamStream, server)
 	if err != nil {
 		nc.Close()
 		return nil, err
