@@ -19,7 +19,7 @@ TEST_FLAGS ?= -count=1 -p 1 -timeout 20m
 
 export CGO_ENABLED := 1
 
-.PHONY: setup deps build plugin cli demo test vet fmt bench clean fuzz
+.PHONY: setup deps build plugin cli demo test vet fmt bench clean fuzz soak
 
 setup: deps cli
 	$(BUILD)/gstreact setup $(if $(MODELS_FROM),--models-from $(MODELS_FROM)) $(if $(ORT_LIB),--ort-lib $(ORT_LIB))
@@ -52,6 +52,12 @@ FUZZTIME ?= 8s
 fuzz:
 	for f in FuzzDecodeRequest FuzzDecodeReply FuzzJPEGDims; do \
 	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./internal/wire || exit 1; done
+
+# The long soak: 20000 frames through the full REACT chain while the cloud
+# flaps, with leak checks (the short form, 600 frames, runs in make test).
+SOAK_FRAMES ?= 20000
+soak: setup plugin
+	GSTREACT_PLUGIN_DIR=$(CURDIR)/$(BUILD) GSTREACT_SOAK_FRAMES=$(SOAK_FRAMES) $(GO) test -count=1 -run TestSoak -v -timeout 3h ./elements/
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
