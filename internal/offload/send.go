@@ -213,6 +213,11 @@ func (e *Engine) failed(reason string) {
 }
 
 func (e *Engine) markUp() {
+	// A reply that was already on its way when the connection dropped must
+	// not declare the cloud up again after the disconnect declared it down.
+	if !e.connected.Load() {
+		return
+	}
 	if CloudState(e.ctr.cloud.Swap(int32(CloudUp))) != CloudUp {
 		e.log.Info("reactcloud: cloud is up", "stream", e.cfg.StreamID)
 		e.emit(Event{Kind: EventCloudUp, Time: time.Now()})
