@@ -123,10 +123,11 @@ func TestRecipeFileToMP4(t *testing.T) {
 	}
 }
 
-// The REACT recipe with Debian's nats-server and a separately started
-// `gstreact cloudworker`, as the recipe's header tells users to run them.
-func TestRecipeReactWithExternalNATSAndWorker(t *testing.T) {
-	env := pluginEnv(t)
+// externalCloud starts Debian's nats-server on a free loopback port with
+// pipelines/nats.conf, and returns its URL and a function that starts a
+// `build/gstreact cloudworker` process on it (killed at the end of the test).
+func externalCloud(t *testing.T, env []string) (string, func() (*exec.Cmd, *strings.Builder)) {
+	t.Helper()
 	natsBin, err := exec.LookPath("nats-server")
 	if err != nil {
 		t.Skip("Debian's nats-server is not installed (make setup installs it)")
@@ -148,20 +149,30 @@ func TestRecipeReactWithExternalNATSAndWorker(t *testing.T) {
 	}
 	os.WriteFile(conf, []byte(strings.Replace(string(base), "127.0.0.1:4222", fmt.Sprintf("127.0.0.1:%d", port), 1)), 0o644)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-
 	srv := exec.Command(natsBin, "-c", conf)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { srv.Process.Kill(); srv.Wait() }()
-	var workerLog strings.Builder
-	worker := exec.Command(cli, "cloudworker", "--nats", url, "--summary-interval", "0")
-	worker.Env, worker.Stdout, worker.Stderr = env, &workerLog, &workerLog
-	if err := worker.Start(); err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	return url, func() (*exec.Cmd, *strings.Builder) {
+		var log strings.Builder
+		w := exec.Command(cli, "cloudworker", "--nats", url, "--summary-interval", "0")
+		w.Env, w.Stdout, w.Stderr = env, &log, &log
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Process.Kill(); w.Wait() })
+		return w, &log
 	}
-	defer worker.Process.Kill()
+}
 
+// The REACT recipe with Debian's nats-server and a separately started
+// `gstreact cloudworker`, as the recipe's header tells users to run them.
+func TestRecipeReactWithExternalNATSAndWorker(t *testing.T) {
+	env := pluginEnv(t)
+	url, startWorker := externalCloud(t, env)
+	worker, wlog := startWorker()
+	workerLog := wlog
 	img := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
 	out := filepath.Join(t.TempDir(), "out.mp4")
 	// Every 2nd frame to the cloud; wait for the worker to subscribe by
@@ -297,4 +308,81 @@ func TestRecipeCameraToJSON(t *testing.T) {
 	if persons == 0 {
 		t.Fatal("no person boxes in the records of a crowd scene")
 	}
+}
+
+// A worker process killed with SIGKILL mid-stream (no drain, its connection
+// just dies) and a new one started: the pipeline keeps every frame, warns,
+// runs edge-only, and takes cloud boxes again from the new worker.
+func TestWorkerSIGKILLMidStream(t *testing.T) {
+	env := pluginEnv(t)
+	url, startWorker := externalCloud(t, env)
+	first, _ := startWorker()
+
+	// 360 frames (12 s at 30 fps) played forward and back over the MOT17
+	// clip, so every frame has people and motion stays continuous.
+	img := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
+	names, _ := filepath.Glob(filepath.Join(img, "*.jpg"))
+	dir := t.TempDir()
+	const n = 360
+	period := 2*len(names) - 2
+	for i := range n {
+		k := i % period
+		if k >= len(names) {
+			k = period - k
+		}
+		if err := os.Symlink(names[k], filepath.Join(dir, fmt.Sprintf("%06d.jpg", i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	records := filepath.Join(t.TempDir(), "records.jsonl")
+	var out strings.Builder
+	pipe := exec.Command("gst-launch-1.0", "-e", "-m",
+		"multifilesrc", "location="+dir+"/%06d.jpg", "start-index=1", fmt.Sprintf("stop-index=%d", n),
+		"caps=image/jpeg,framerate=30/1", "!", "jpegdec", "!", "videoconvert", "!", "videoscale", "!",
+		"video/x-raw,width=960,height=540", "!", "reactdetect", "interval=5", "!", "reacttrack", "!",
+		"reactcloud", "name=cloud", "server="+url, "interval=10", "timeout=1500", "!",
+		"reactpublish", "location="+records, "!", "fakesink", "sync=true")
+	pipe.Env, pipe.Stdout, pipe.Stderr = env, &out, &out
+	if err := pipe.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- pipe.Wait() }()
+	time.Sleep(4 * time.Second)
+	first.Process.Signal(syscall.SIGKILL)
+	time.Sleep(3 * time.Second)
+	startWorker()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("pipeline: %v\n%s", err, out.String())
+		}
+	case <-time.After(3 * time.Minute):
+		pipe.Process.Kill()
+		t.Fatalf("pipeline did not finish\n%s", out.String())
+	}
+	log := out.String()
+	data, err := os.ReadFile(records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d records for %d frames", len(lines), n)
+	}
+	lost := strings.Index(log, "Cloud unavailable")
+	if lost < 0 {
+		t.Fatalf("no cloud-unavailable warning after the SIGKILL:\n%s", log)
+	}
+	if !strings.Contains(log[lost:], `state=(string)up`) {
+		t.Fatalf("the cloud did not come back after the new worker started:\n%s", log[lost:])
+	}
+	cloudAtEnd := 0
+	for _, l := range lines[n-60:] {
+		cloudAtEnd += strings.Count(l, `"source":"cloud"`)
+	}
+	if cloudAtEnd == 0 {
+		t.Fatal("no cloud boxes in the last 60 frames, after the new worker started")
+	}
+	t.Logf("%d frames in, %d records out; warning after the kill; cloud up again; %d cloud boxes in the last 60 frames", n, len(lines), cloudAtEnd)
 }
