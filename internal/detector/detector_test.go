@@ -52,7 +52,10 @@ func TestDetectZeroAllocs(t *testing.T) {
 	d := newDetector(t, "yolox_nano_416x416")
 	defer d.Close()
 	d.Detect(&f)
-	allocs := testing.AllocsPerRun(5, func() {
+	// 20 runs: AllocsPerRun divides the process's allocations by the runs, so
+	// a stray one from the runtime on a loaded machine does not count as the
+	// frame's (an allocation in Detect itself still shows as ≥ 1).
+	allocs := testing.AllocsPerRun(20, func() {
 		if _, err := d.Detect(&f); err != nil {
 			t.Fatal(err)
 		}
