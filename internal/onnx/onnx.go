@@ -172,6 +172,7 @@ func (s *Session) Close() {
 	if s.sess != nil {
 		s.sess.Destroy()
 		s.sess = nil
+		defer returnFreedMemory()
 	}
 	if s.in != nil {
 		s.in.Destroy()
