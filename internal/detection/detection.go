@@ -77,12 +77,17 @@ func ParseSource(name string) (Source, error) {
 	return 0, fmt.Errorf("unknown detection source %q (want edge, tracked or cloud)", name)
 }
 
+// CloudTrackIDBase is where the cloud's track ids start: reactcloud's
+// fast-forward tracker numbers its tracks from here, so a cloud box's TrackID
+// never collides with the live tracker's (reacttrack counts from 1).
+const CloudTrackIDBase = 1 << 20
+
 // Detection is one object on one frame.
 type Detection struct {
 	Box     Rect
 	Class   int     // index into the label list (COCO: 0 = person)
 	Score   float32 // confidence in [0,1]
 	Source  Source
-	TrackID int // 0 = not tracked yet
+	TrackID int // 0 = not tracked yet; ≥ CloudTrackIDBase: a cloud track
 	Age     int // frames since the box was last confirmed by a detector
 }

@@ -11,7 +11,7 @@
 //
 // Every box has its class colour (ClassColor), the same on every frame. Its
 // label, "<class> <score>" plus " #<track id>" when tracked (for example
-// "person 0.87 #12"), sits on a filled box in the class colour just above the
+// "person 0.87 #12"; a cloud track reads "#c5"), sits on a filled box in the class colour just above the
 // box's top-left corner, or inside the box when there is no room above, and
 // slides left rather than run off the right edge of the frame. The 5x8 font
 // is built in and covers printable ASCII.
@@ -244,7 +244,8 @@ func dashAt(i, n, l, d, g, spare int) (a, b int) {
 }
 
 // Detection draws d's box in its class colour and source style, and its label
-// ("<label> <score>" plus " #<TrackID>" when TrackID > 0) above the box, or
+// ("<label> <score>" plus " #<TrackID>" when TrackID > 0, " #c<n>" for the
+// cloud's n-th track) above the box, or
 // inside it at the top when there is no room above. An empty label prints the
 // class index instead. Nothing is drawn when the box misses the frame.
 func (p *Painter) Detection(f *frame.Frame, d *detection.Detection, label string, thickness int) {
@@ -299,7 +300,11 @@ func appendLabel(b []byte, d *detection.Detection, label string) []byte {
 	}
 	b = append(b, ' ')
 	b = appendScore(b, d.Score)
-	if d.TrackID > 0 {
+	switch {
+	case d.TrackID >= detection.CloudTrackIDBase:
+		b = append(b, " #c"...)
+		b = appendInt(b, d.TrackID-detection.CloudTrackIDBase)
+	case d.TrackID > 0:
 		b = append(b, " #"...)
 		b = appendInt(b, d.TrackID)
 	}

@@ -32,10 +32,6 @@ import (
 	"github.com/gst-react/gst-react/internal/tracker"
 )
 
-// CloudTrackIDBase is added to the fast-forward tracker's ids, so a cloud box's
-// TrackID never collides with the live tracker's (reacttrack counts from 1).
-const CloudTrackIDBase = 1 << 20
-
 const (
 	thumbW, thumbH = 32, 18
 	eventQueue     = 64

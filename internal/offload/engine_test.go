@@ -303,8 +303,8 @@ func TestLateRepliesFastForwardedAndFused(t *testing.T) {
 		t.Logf("cloud boxes on %d/32 frames, mean best IoU with the present truth %.2f", withCloud, m)
 	}
 	for _, d := range out[40] {
-		if d.TrackID < CloudTrackIDBase {
-			t.Errorf("cloud box with track id %d, want ≥ %d", d.TrackID, CloudTrackIDBase)
+		if d.TrackID < detection.CloudTrackIDBase {
+			t.Errorf("cloud box with track id %d, want ≥ %d", d.TrackID, detection.CloudTrackIDBase)
 		}
 	}
 }

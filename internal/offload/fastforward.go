@@ -10,7 +10,7 @@ import (
 // Follower is REACT's second tracker instance: it carries one cloud reply's
 // boxes from the frame they were detected on, frame by frame (or a few frames
 // at a time), to the present. Its output is marked as the cloud's, with track
-// ids from CloudTrackIDBase up. The Engine runs one on its fast-forward
+// ids from detection.CloudTrackIDBase up. The Engine runs one on its fast-forward
 // goroutine; the offline evaluation runs the same on a simulated clock. Not
 // safe for concurrent use.
 type Follower struct {

@@ -246,7 +246,7 @@ func cloudDetections(dst, tracked []detection.Detection) []detection.Detection {
 	dst = append(dst[:0], tracked...)
 	for i := range dst {
 		dst[i].Source = detection.SourceCloud
-		dst[i].TrackID += CloudTrackIDBase
+		dst[i].TrackID += detection.CloudTrackIDBase
 	}
 	return dst
 }
