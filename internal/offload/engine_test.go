@@ -568,6 +568,69 @@ func TestReplyBeyondRingDropped(t *testing.T) {
 	}
 }
 
+// A second responder outside the worker queue group (a misconfigured worker, a
+// replayed message) answers every request again: the engine takes each
+// request's first reply only, counts nothing as bad, and never shows a cloud
+// box twice.
+func TestDuplicateRepliesIgnored(t *testing.T) {
+	c := loadClip(t)
+	s := startNATS(t)
+	w := startWorker(t, s.ClientURL(), func(req *wire.Request) []byte { return okReply(t, req, c.truth(req.Frame)) })
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var dups atomic.Int64
+	if _, err := nc.Subscribe(wire.DefaultRequestSubject, func(m *nats.Msg) {
+		req, err := wire.DecodeRequest(m.Data, wire.DefaultLimits())
+		if err != nil {
+			t.Errorf("duplicate responder got a bad request: %v", err)
+			return
+		}
+		// Answer after the worker has, twice.
+		time.Sleep(20 * time.Millisecond)
+		rep := okReply(t, &req, c.truth(req.Frame))
+		m.Respond(rep)
+		m.Respond(rep)
+		dups.Add(2)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	e := newEngine(t, s.ClientURL(), func(cfg *Config) { cfg.Interval = 4; cfg.MaxInflight = 2 })
+	out, _ := play(e, c, 0, 60, 30, nil)
+	deadline := time.Now().Add(3 * time.Second)
+	for dups.Load() < 8 && time.Now().Before(deadline) {
+		more, _ := play(e, c, uint64(len(out)), 4, 30, nil)
+		out = append(out, more...)
+	}
+	time.Sleep(100 * time.Millisecond)
+	st := e.Stats()
+	t.Logf("requests %d, worker answered %d, duplicates sent %d, replies taken %d", st.Offloaded, w.requests.Load(), dups.Load(), st.RepliesOK)
+	if dups.Load() < 8 {
+		t.Fatalf("the duplicate responder sent only %d replies", dups.Load())
+	}
+	if st.RepliesOK == 0 || st.RepliesOK > st.Offloaded {
+		t.Errorf("%d replies taken for %d requests, want 1..%d", st.RepliesOK, st.Offloaded, st.Offloaded)
+	}
+	if st.Malformed+st.UnknownFrame+st.WrongVersion+st.WorkerErrors != 0 {
+		t.Errorf("duplicates counted as bad replies: %+v", st)
+	}
+	for f, ds := range out {
+		seen := map[int]bool{}
+		for _, d := range ds {
+			if d.Source != detection.SourceCloud {
+				continue
+			}
+			if seen[d.TrackID] {
+				t.Fatalf("frame %d: cloud track %d twice", f, d.TrackID)
+			}
+			seen[d.TrackID] = true
+		}
+	}
+}
+
 func TestConfigValidation(t *testing.T) {
 	s := startNATS(t)
 	nc, err := nats.Connect(s.ClientURL())
