@@ -41,30 +41,39 @@ const (
 	StatsEvery = 100
 )
 
-var properties = []*glib.ParamSpec{
-	glib.NewStringParam("model-file", "Model file",
-		"ONNX detector (YOLOX raw head [1,N,5+C] or YOLOv8 head [1,4+C,N], one float32 [1,3,H,W] input). "+
-			"Empty: the edge model from the gst-react cache (yolox_nano_416x416, provided by `make setup`)",
-		nil, shell.ReadWriteReady),
-	glib.NewUintParam("interval", "Interval",
-		"Run the detector on every Nth frame (1 = every frame); frames in between pass through for a tracker",
-		1, 100000, DefaultInterval, shell.ReadWriteLive),
-	glib.NewFloat64Param("threshold", "Score threshold",
-		"Minimum confidence (objectness x class score) for a box to be kept",
-		0, 1, DefaultThreshold, shell.ReadWriteReady),
-	glib.NewFloat64Param("nms-threshold", "NMS IoU threshold",
-		"Boxes of the same class overlapping more than this IoU are suppressed (class-aware NMS)",
-		0, 1, DefaultNMSThreshold, shell.ReadWriteReady),
-	glib.NewStringParam("labels-file", "Labels file",
-		"Class names, one per line, in the model's class order. Empty: the 80 COCO names",
-		nil, shell.ReadWriteReady),
-	glib.NewStringParam("classes", "Classes",
-		"Comma-separated class names or ids to keep (e.g. \"person,car\" or \"0,2\"). Empty: all classes",
-		nil, shell.ReadWriteReady),
-	glib.NewUintParam("threads", "Threads",
-		"ONNX Runtime intra-op threads (0 = one per core)",
-		0, 256, 0, shell.ReadWriteReady),
-}
+var props = shell.Props[settings]{
+	Defaults: defaultSettings,
+	List: []shell.Prop[settings]{
+		shell.P(glib.NewStringParam("model-file", "Model file",
+			"ONNX detector (YOLOX raw head [1,N,5+C] or YOLOv8 head [1,4+C,N], one float32 [1,3,H,W] input). "+
+				"Empty: the edge model from the gst-react cache (yolox_nano_416x416, provided by `make setup`)",
+			nil, shell.ReadWriteReady),
+			func(s *settings) any { return s.modelFile }, func(s *settings, v any) { s.modelFile = v.(string) }),
+		shell.P(glib.NewUintParam("interval", "Interval",
+			"Run the detector on every Nth frame (1 = every frame); frames in between pass through for a tracker",
+			1, 100000, DefaultInterval, shell.ReadWriteLive),
+			func(s *settings) any { return s.interval }, func(s *settings, v any) { s.interval = v.(uint) }),
+		shell.P(glib.NewFloat64Param("threshold", "Score threshold",
+			"Minimum confidence (objectness x class score) for a box to be kept",
+			0, 1, DefaultThreshold, shell.ReadWriteReady),
+			func(s *settings) any { return s.threshold }, func(s *settings, v any) { s.threshold = v.(float64) }),
+		shell.P(glib.NewFloat64Param("nms-threshold", "NMS IoU threshold",
+			"Boxes of the same class overlapping more than this IoU are suppressed (class-aware NMS)",
+			0, 1, DefaultNMSThreshold, shell.ReadWriteReady),
+			func(s *settings) any { return s.nmsThreshold }, func(s *settings, v any) { s.nmsThreshold = v.(float64) }),
+		shell.P(glib.NewStringParam("labels-file", "Labels file",
+			"Class names, one per line, in the model's class order. Empty: the 80 COCO names",
+			nil, shell.ReadWriteReady),
+			func(s *settings) any { return s.labelsFile }, func(s *settings, v any) { s.labelsFile = v.(string) }),
+		shell.P(glib.NewStringParam("classes", "Classes",
+			"Comma-separated class names or ids to keep (e.g. \"person,car\" or \"0,2\"). Empty: all classes",
+			nil, shell.ReadWriteReady),
+			func(s *settings) any { return s.classes }, func(s *settings, v any) { s.classes = v.(string) }),
+		shell.P(glib.NewUintParam("threads", "Threads",
+			"ONNX Runtime intra-op threads (0 = one per core)",
+			0, 256, 0, shell.ReadWriteReady),
+			func(s *settings) any { return s.threads }, func(s *settings, v any) { s.threads = v.(uint) }),
+	}}
 
 type settings struct {
 	modelFile    string
@@ -121,61 +130,18 @@ func (e *Element) ClassInit(klass *glib.ObjectClass) {
 	caps := gstvideo.Caps()
 	class.AddPadTemplate(gst.NewPadTemplate("sink", gst.PadDirectionSink, gst.PadPresenceAlways, caps))
 	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
-	class.InstallProperties(properties)
+	class.InstallProperties(props.Specs())
 	gstvideo.InstallTransformIP(klass)
 }
 
 func (e *Element) InstanceInit(o *glib.Object) { e.Set(o) }
 
 func (e *Element) SetProperty(_ *glib.Object, id uint, value *glib.Value) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := &e.settings
-	v, _ := value.GoValue()
-	switch properties[id].Name() {
-	case "model-file":
-		s.modelFile, _ = v.(string)
-	case "interval":
-		s.interval = v.(uint)
-	case "threshold":
-		s.threshold = v.(float64)
-	case "nms-threshold":
-		s.nmsThreshold = v.(float64)
-	case "labels-file":
-		s.labelsFile, _ = v.(string)
-	case "classes":
-		s.classes, _ = v.(string)
-	case "threads":
-		s.threads = v.(uint)
-	}
+	props.Set(&e.mu, &e.settings, id, value)
 }
 
 func (e *Element) GetProperty(_ *glib.Object, id uint) *glib.Value {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := &e.settings
-	var v interface{}
-	switch properties[id].Name() {
-	case "model-file":
-		v = s.modelFile
-	case "interval":
-		v = s.interval
-	case "threshold":
-		v = s.threshold
-	case "nms-threshold":
-		v = s.nmsThreshold
-	case "labels-file":
-		v = s.labelsFile
-	case "classes":
-		v = s.classes
-	case "threads":
-		v = s.threads
-	}
-	val, err := glib.GValue(v)
-	if err != nil {
-		return nil
-	}
-	return val
+	return props.Get(&e.mu, &e.settings, id)
 }
 
 // Start loads labels and the model; any failure fails the state change with

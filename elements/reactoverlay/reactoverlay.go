@@ -25,14 +25,19 @@ var cat = gst.NewDebugCategory(Name, gst.DebugColorNone, "gst-react detection ov
 // DefaultThickness is the default box line width in pixels.
 const DefaultThickness = 2
 
-var properties = []*glib.ParamSpec{
-	glib.NewUintParam("thickness", "Line thickness",
-		"Box outline width in pixels", 1, 16, DefaultThickness, shell.ReadWriteLive),
-	glib.NewBoolParam("show-labels", "Show labels",
-		"Draw the label, score and track id above each box", true, shell.ReadWriteLive),
-	glib.NewFloat64Param("min-score", "Minimum score",
-		"Boxes with a lower confidence are not drawn", 0, 1, 0, shell.ReadWriteLive),
-}
+var props = shell.Props[settings]{
+	Defaults: defaultSettings,
+	List: []shell.Prop[settings]{
+		shell.P(glib.NewUintParam("thickness", "Line thickness",
+			"Box outline width in pixels", 1, 16, DefaultThickness, shell.ReadWriteLive),
+			func(s *settings) any { return s.thickness }, func(s *settings, v any) { s.thickness = v.(uint) }),
+		shell.P(glib.NewBoolParam("show-labels", "Show labels",
+			"Draw the label, score and track id above each box (cloud tracks read #c<n>)", true, shell.ReadWriteLive),
+			func(s *settings) any { return s.showLabels }, func(s *settings, v any) { s.showLabels = v.(bool) }),
+		shell.P(glib.NewFloat64Param("min-score", "Minimum score",
+			"Boxes with a lower confidence are not drawn", 0, 1, 0, shell.ReadWriteLive),
+			func(s *settings) any { return s.minScore }, func(s *settings, v any) { s.minScore = v.(float64) }),
+	}}
 
 type settings struct {
 	thickness  uint
@@ -62,9 +67,9 @@ func Register(plugin *gst.Plugin) bool {
 	return gst.RegisterElement(plugin, Name, gst.RankNone, &Element{}, base.ExtendsBaseTransform)
 }
 
-func (e *Element) New() glib.GoObjectSubclass {
-	return &Element{settings: settings{thickness: DefaultThickness, showLabels: true}}
-}
+func defaultSettings() settings { return settings{thickness: DefaultThickness, showLabels: true} }
+
+func (e *Element) New() glib.GoObjectSubclass { return &Element{settings: defaultSettings()} }
 
 func (e *Element) ClassInit(klass *glib.ObjectClass) {
 	gstvideo.Init()
@@ -75,43 +80,18 @@ func (e *Element) ClassInit(klass *glib.ObjectClass) {
 	caps := gstvideo.Caps()
 	class.AddPadTemplate(gst.NewPadTemplate("sink", gst.PadDirectionSink, gst.PadPresenceAlways, caps))
 	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
-	class.InstallProperties(properties)
+	class.InstallProperties(props.Specs())
 	gstvideo.InstallTransformIP(klass)
 }
 
 func (e *Element) InstanceInit(o *glib.Object) { e.Set(o) }
 
 func (e *Element) SetProperty(_ *glib.Object, id uint, value *glib.Value) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	v, _ := value.GoValue()
-	switch properties[id].Name() {
-	case "thickness":
-		e.settings.thickness = v.(uint)
-	case "show-labels":
-		e.settings.showLabels = v.(bool)
-	case "min-score":
-		e.settings.minScore = v.(float64)
-	}
+	props.Set(&e.mu, &e.settings, id, value)
 }
 
 func (e *Element) GetProperty(_ *glib.Object, id uint) *glib.Value {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var v interface{}
-	switch properties[id].Name() {
-	case "thickness":
-		v = e.settings.thickness
-	case "show-labels":
-		v = e.settings.showLabels
-	case "min-score":
-		v = e.settings.minScore
-	}
-	val, err := glib.GValue(v)
-	if err != nil {
-		return nil
-	}
-	return val
+	return props.Get(&e.mu, &e.settings, id)
 }
 
 func (e *Element) Start(_ *base.GstBaseTransform) bool {

@@ -25,23 +25,30 @@ var cat = gst.NewDebugCategory(Name, gst.DebugColorNone, "gst-react Median Flow 
 
 var defaults = tracker.DefaultConfig()
 
-var properties = []*glib.ParamSpec{
-	glib.NewUintParam("scale", "Tracking scale",
-		"Track on a grey image downscaled by this integer factor (0 = auto: the largest factor keeping at least 480 columns)",
-		0, 16, 0, shell.ReadWriteReady),
-	glib.NewUintParam("grid-size", "Grid size",
-		"Points per box side that Median Flow follows (grid-size x grid-size points per object)",
-		3, 32, uint(defaults.GridSize), shell.ReadWriteReady),
-	glib.NewUintParam("levels", "Pyramid levels",
-		"Lucas-Kanade pyramid levels: more follow faster motion (3 levels: about 15 px per frame at tracking scale)",
-		1, 6, uint(defaults.Levels), shell.ReadWriteReady),
-	glib.NewFloat64Param("max-fb-error", "Maximum forward-backward error",
-		"A track is lost when its points' median forward-backward error exceeds this (pixels at tracking scale)",
-		0.1, 100, float64(defaults.MaxFBError), shell.ReadWriteReady),
-	glib.NewFloat64Param("iou-threshold", "Association IoU",
-		"A fresh detection keeps an existing track's id when their boxes overlap at least this much",
-		0.01, 1, float64(defaults.MatchIoU), shell.ReadWriteReady),
-}
+var props = shell.Props[settings]{
+	Defaults: defaultSettings,
+	List: []shell.Prop[settings]{
+		shell.P(glib.NewUintParam("scale", "Tracking scale",
+			"Track on a grey image downscaled by this integer factor (0 = auto: the largest factor keeping at least 480 columns)",
+			0, 16, 0, shell.ReadWriteReady),
+			func(s *settings) any { return s.scale }, func(s *settings, v any) { s.scale = v.(uint) }),
+		shell.P(glib.NewUintParam("grid-size", "Grid size",
+			"Points per box side that Median Flow follows (grid-size x grid-size points per object)",
+			3, 32, uint(defaults.GridSize), shell.ReadWriteReady),
+			func(s *settings) any { return s.gridSize }, func(s *settings, v any) { s.gridSize = v.(uint) }),
+		shell.P(glib.NewUintParam("levels", "Pyramid levels",
+			"Lucas-Kanade pyramid levels: more follow faster motion (3 levels: about 15 px per frame at tracking scale)",
+			1, 6, uint(defaults.Levels), shell.ReadWriteReady),
+			func(s *settings) any { return s.levels }, func(s *settings, v any) { s.levels = v.(uint) }),
+		shell.P(glib.NewFloat64Param("max-fb-error", "Maximum forward-backward error",
+			"A track is lost when its points' median forward-backward error exceeds this (pixels at tracking scale)",
+			0.1, 100, float64(defaults.MaxFBError), shell.ReadWriteReady),
+			func(s *settings) any { return s.maxFB }, func(s *settings, v any) { s.maxFB = v.(float64) }),
+		shell.P(glib.NewFloat64Param("iou-threshold", "Association IoU",
+			"A fresh detection keeps an existing track's id when their boxes overlap at least this much",
+			0.01, 1, float64(defaults.MatchIoU), shell.ReadWriteReady),
+			func(s *settings) any { return s.matchIoU }, func(s *settings, v any) { s.matchIoU = v.(float64) }),
+	}}
 
 type settings struct {
 	scale    uint
@@ -80,12 +87,14 @@ func Register(plugin *gst.Plugin) bool {
 	return gst.RegisterElement(plugin, Name, gst.RankNone, &Element{}, base.ExtendsBaseTransform)
 }
 
-func (e *Element) New() glib.GoObjectSubclass {
-	return &Element{settings: settings{
+func defaultSettings() settings {
+	return settings{
 		gridSize: uint(defaults.GridSize), levels: uint(defaults.Levels),
 		maxFB: float64(defaults.MaxFBError), matchIoU: float64(defaults.MatchIoU),
-	}}
+	}
 }
+
+func (e *Element) New() glib.GoObjectSubclass { return &Element{settings: defaultSettings()} }
 
 func (e *Element) ClassInit(klass *glib.ObjectClass) {
 	gstvideo.Init()
@@ -96,53 +105,18 @@ func (e *Element) ClassInit(klass *glib.ObjectClass) {
 	caps := gstvideo.Caps()
 	class.AddPadTemplate(gst.NewPadTemplate("sink", gst.PadDirectionSink, gst.PadPresenceAlways, caps))
 	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
-	class.InstallProperties(properties)
+	class.InstallProperties(props.Specs())
 	gstvideo.InstallTransformIP(klass)
 }
 
 func (e *Element) InstanceInit(o *glib.Object) { e.Set(o) }
 
 func (e *Element) SetProperty(_ *glib.Object, id uint, value *glib.Value) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	v, _ := value.GoValue()
-	s := &e.settings
-	switch properties[id].Name() {
-	case "scale":
-		s.scale = v.(uint)
-	case "grid-size":
-		s.gridSize = v.(uint)
-	case "levels":
-		s.levels = v.(uint)
-	case "max-fb-error":
-		s.maxFB = v.(float64)
-	case "iou-threshold":
-		s.matchIoU = v.(float64)
-	}
+	props.Set(&e.mu, &e.settings, id, value)
 }
 
 func (e *Element) GetProperty(_ *glib.Object, id uint) *glib.Value {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := &e.settings
-	var v interface{}
-	switch properties[id].Name() {
-	case "scale":
-		v = s.scale
-	case "grid-size":
-		v = s.gridSize
-	case "levels":
-		v = s.levels
-	case "max-fb-error":
-		v = s.maxFB
-	case "iou-threshold":
-		v = s.matchIoU
-	}
-	val, err := glib.GValue(v)
-	if err != nil {
-		return nil
-	}
-	return val
+	return props.Get(&e.mu, &e.settings, id)
 }
 
 func (e *Element) Start(_ *base.GstBaseTransform) bool {
