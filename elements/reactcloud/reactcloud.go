@@ -155,16 +155,10 @@ func (e *Element) New() glib.GoObjectSubclass {
 }
 
 func (e *Element) ClassInit(klass *glib.ObjectClass) {
-	gstvideo.Init()
-	class := gst.ToElementClass(klass)
-	class.SetMetadata("REACT cloud fusion", "Filter/Analyzer/Video",
-		"Offloads frames to a cloud detector over NATS, fast-forwards its late boxes to the present frame and fuses them with the edge boxes",
-		"gst-react developers")
-	caps := gstvideo.Caps()
-	class.AddPadTemplate(gst.NewPadTemplate("sink", gst.PadDirectionSink, gst.PadPresenceAlways, caps))
-	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
-	class.InstallProperties(props.Specs())
-	gstvideo.InstallTransformIP(klass)
+	shell.InitVideoFilterClass(klass, shell.Class{
+		LongName: "REACT cloud fusion", Classification: "Filter/Analyzer/Video",
+		Description: "Offloads frames to a cloud detector over NATS, fast-forwards its late boxes to the present frame and fuses them with the edge boxes",
+	}, props.Specs())
 }
 
 func (e *Element) InstanceInit(o *glib.Object) { e.Set(o) }

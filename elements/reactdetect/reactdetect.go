@@ -122,16 +122,10 @@ func Register(plugin *gst.Plugin) bool {
 func (e *Element) New() glib.GoObjectSubclass { return &Element{settings: defaultSettings()} }
 
 func (e *Element) ClassInit(klass *glib.ObjectClass) {
-	gstvideo.Init()
-	class := gst.ToElementClass(klass)
-	class.SetMetadata("REACT edge detector", "Filter/Analyzer/Video",
-		"Runs an ONNX object detector (YOLOX/YOLOv8) on every Nth frame and attaches the boxes as region-of-interest metadata",
-		"gst-react developers")
-	caps := gstvideo.Caps()
-	class.AddPadTemplate(gst.NewPadTemplate("sink", gst.PadDirectionSink, gst.PadPresenceAlways, caps))
-	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
-	class.InstallProperties(props.Specs())
-	gstvideo.InstallTransformIP(klass)
+	shell.InitVideoFilterClass(klass, shell.Class{
+		LongName: "REACT edge detector", Classification: "Filter/Analyzer/Video",
+		Description: "Runs an ONNX object detector (YOLOX/YOLOv8) on every Nth frame and attaches the boxes as region-of-interest metadata",
+	}, props.Specs())
 }
 
 func (e *Element) InstanceInit(o *glib.Object) { e.Set(o) }

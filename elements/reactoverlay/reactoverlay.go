@@ -72,16 +72,10 @@ func defaultSettings() settings { return settings{thickness: DefaultThickness, s
 func (e *Element) New() glib.GoObjectSubclass { return &Element{settings: defaultSettings()} }
 
 func (e *Element) ClassInit(klass *glib.ObjectClass) {
-	gstvideo.Init()
-	class := gst.ToElementClass(klass)
-	class.SetMetadata("REACT detection overlay", "Filter/Effect/Video",
-		"Draws region-of-interest boxes with label, score and track id; solid = edge, dashed = tracked, corner marks = cloud",
-		"gst-react developers")
-	caps := gstvideo.Caps()
-	class.AddPadTemplate(gst.NewPadTemplate("sink", gst.PadDirectionSink, gst.PadPresenceAlways, caps))
-	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
-	class.InstallProperties(props.Specs())
-	gstvideo.InstallTransformIP(klass)
+	shell.InitVideoFilterClass(klass, shell.Class{
+		LongName: "REACT detection overlay", Classification: "Filter/Effect/Video",
+		Description: "Draws region-of-interest boxes with label, score and track id; solid = edge, dashed = tracked, corner marks = cloud",
+	}, props.Specs())
 }
 
 func (e *Element) InstanceInit(o *glib.Object) { e.Set(o) }

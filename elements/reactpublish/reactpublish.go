@@ -151,16 +151,10 @@ func (e *Element) New() glib.GoObjectSubclass {
 }
 
 func (e *Element) ClassInit(klass *glib.ObjectClass) {
-	gstvideo.Init()
-	class := gst.ToElementClass(klass)
-	class.SetMetadata("REACT detection publisher", "Filter/Analyzer/Video",
-		"Writes each frame's detections as a JSON line to a file or a NATS subject (optionally JetStream); video passes through unchanged",
-		"gst-react developers")
-	caps := gstvideo.Caps()
-	class.AddPadTemplate(gst.NewPadTemplate("sink", gst.PadDirectionSink, gst.PadPresenceAlways, caps))
-	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
-	class.InstallProperties(props.Specs())
-	gstvideo.InstallTransformIP(klass)
+	shell.InitVideoFilterClass(klass, shell.Class{
+		LongName: "REACT detection publisher", Classification: "Filter/Analyzer/Video",
+		Description: "Writes each frame's detections as a JSON line to a file or a NATS subject (optionally JetStream); video passes through unchanged",
+	}, props.Specs())
 }
 
 // InstanceInit keeps the instance pointer and makes the element a

@@ -97,16 +97,10 @@ func defaultSettings() settings {
 func (e *Element) New() glib.GoObjectSubclass { return &Element{settings: defaultSettings()} }
 
 func (e *Element) ClassInit(klass *glib.ObjectClass) {
-	gstvideo.Init()
-	class := gst.ToElementClass(klass)
-	class.SetMetadata("REACT tracker", "Filter/Analyzer/Video",
-		"Carries detection boxes onto frames without fresh detections (Median Flow) and assigns track ids",
-		"gst-react developers")
-	caps := gstvideo.Caps()
-	class.AddPadTemplate(gst.NewPadTemplate("sink", gst.PadDirectionSink, gst.PadPresenceAlways, caps))
-	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
-	class.InstallProperties(props.Specs())
-	gstvideo.InstallTransformIP(klass)
+	shell.InitVideoFilterClass(klass, shell.Class{
+		LongName: "REACT tracker", Classification: "Filter/Analyzer/Video",
+		Description: "Carries detection boxes onto frames without fresh detections (Median Flow) and assigns track ids",
+	}, props.Specs())
 }
 
 func (e *Element) InstanceInit(o *glib.Object) { e.Set(o) }
