@@ -87,7 +87,7 @@ func Open(modelPath string, opts Options) (*Session, error) {
 	if !ort.IsInitialized() {
 		return nil, errors.New("ONNX Runtime is not initialised (call onnx.Init first)")
 	}
-	ins, outs, err := ort.GetInputOutputInfo(modelPath)
+	ins, outs, err := inputOutputInfo(modelPath)
 	if err != nil {
 		return nil, fmt.Errorf("model file %s is not a readable ONNX model: %v", modelPath, err)
 	}
@@ -182,6 +182,21 @@ func (s *Session) Close() {
 		s.out.Destroy()
 		s.out = nil
 	}
+}
+
+// inputOutputInfo reads a model's inputs and outputs. onnxruntime_go loads a
+// temporary session for that; one intra-op thread keeps it from starting (and
+// then tearing down) a thread per core just to answer a question.
+func inputOutputInfo(modelPath string) (ins, outs []ort.InputOutputInfo, err error) {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer so.Destroy()
+	if err := so.SetIntraOpNumThreads(1); err != nil {
+		return nil, nil, err
+	}
+	return ort.GetInputOutputInfoWithOptions(modelPath, so)
 }
 
 // unwrapPathError keeps "no such file or directory" without repeating the path.
