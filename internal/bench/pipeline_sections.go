@@ -111,7 +111,7 @@ func (e *env) pipelineSections(ctx context.Context) error {
 	e.add(4, "pipeline_cloud_ms", "  reactcloud (streaming thread)", cloud/frames/1e6, "ms/frame", "ring store, offload copy, fusion")
 	e.add(4, "pipeline_overlay_ms", "  reactoverlay", overlay/frames/1e6, "ms/frame", "")
 	st := res.messages["reactcloud-status"]
-	offloads, rtt := toFloat(st["offloaded"]), toFloat(st["mean-rtt-ms"])
+	offloads, rtt := runner.FieldNumber(st["offloaded"]), runner.FieldNumber(st["mean-rtt-ms"])
 	e.add(4, "pipeline_offloads", "  offloads during the run", offloads, "requests",
 		fmt.Sprintf("%v replies, %v skipped (in flight), last reactcloud-status", st["replies"], st["skipped-full"]))
 	e.add(4, "pipeline_rtt_ms", "  offload round trip under load", rtt, "ms", "mean-rtt-ms of reactcloud-status: the worker competes with the pipeline")
@@ -149,26 +149,4 @@ func (e *env) pipelineSections(ctx context.Context) error {
 		fmt.Sprintf("same frames (MemStats); by stack: in-process worker %.1f, NATS server %.1f, NATS client %.1f, other %.1f",
 			per("cloudworker"), per("nats-server"), per("nats-client"), per("other")))
 	return nil
-}
-
-func toFloat(v any) float64 {
-	switch x := v.(type) {
-	case float64:
-		return x
-	case float32:
-		return float64(x)
-	case int:
-		return float64(x)
-	case uint:
-		return float64(x)
-	case uint64:
-		return float64(x)
-	case int64:
-		return float64(x)
-	case uint32:
-		return float64(x)
-	case int32:
-		return float64(x)
-	}
-	return 0
 }

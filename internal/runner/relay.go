@@ -336,7 +336,7 @@ func pinCaps(caps string) string {
 	}
 	for _, k := range []string{"width", "height"} {
 		if v, err := st.GetValue(k); err == nil {
-			if n := int(num(v)); n > 0 {
+			if n := int(FieldNumber(v)); n > 0 {
 				parts = append(parts, fmt.Sprintf("%s=%d", k, n))
 			}
 		}

@@ -141,7 +141,7 @@ func (s *stream) compactLine() string {
 	s.mu.Unlock()
 	line := fmt.Sprintf("%s %d fr %.1f fps %d boxes", s.id, s.frames.Load(), fps, s.boxes.Load())
 	if cloud != nil {
-		line += fmt.Sprintf(" rtt %.0f ms", num(cloud["rtt-ms"]))
+		line += fmt.Sprintf(" rtt %.0f ms", FieldNumber(cloud["rtt-ms"]))
 	}
 	if s.relay != nil {
 		if st := s.relay.state(); !st.up {
@@ -255,7 +255,7 @@ func (b *board) writeMetrics(out io.Writer) error {
 			if r.cloud == nil {
 				return 0, false
 			}
-			return num(r.cloud[key]), true
+			return FieldNumber(r.cloud[key]), true
 		}
 	}
 	each("cloud_up", "gauge", "1 while reactcloud gets replies from the cloud.", func(r row) (float64, bool) {
@@ -273,7 +273,7 @@ func (b *board) writeMetrics(out io.Writer) error {
 		if r.cloud == nil {
 			return 0, false
 		}
-		return num(r.cloud["skipped-full"]) + num(r.cloud["skipped-down"]), true
+		return FieldNumber(r.cloud["skipped-full"]) + FieldNumber(r.cloud["skipped-down"]), true
 	})
 	each("input_up", "gauge", "1 while a reconnecting input delivers frames.", func(r row) (float64, bool) {
 		if r.relay == nil {

@@ -365,7 +365,7 @@ func (s *stream) loop(ctx context.Context) error {
 func (s *stream) onInputMessage(v map[string]interface{}) {
 	state, _ := v["state"].(string)
 	reason, _ := v["reason"].(string)
-	outage := time.Duration(num(v["outage-ms"]) * float64(time.Millisecond))
+	outage := time.Duration(FieldNumber(v["outage-ms"]) * float64(time.Millisecond))
 	switch state {
 	case "down":
 		if wasUp, _ := v["was-up"].(bool); wasUp {
@@ -376,7 +376,7 @@ func (s *stream) onInputMessage(v map[string]interface{}) {
 		s.event(EventInputDown, reason, 0)
 	case "up":
 		if outage > 0 {
-			s.board.printf("%sinput back after %.1f s (%d attempts)", s.prefix, outage.Seconds(), int(num(v["attempts"])))
+			s.board.printf("%sinput back after %.1f s (%d attempts)", s.prefix, outage.Seconds(), int(FieldNumber(v["attempts"])))
 		} else {
 			s.board.printf("%sinput connected", s.prefix)
 		}
@@ -438,8 +438,9 @@ func busError(bus *gst.Bus, fallback error) error {
 	}
 }
 
-// num reads a number out of a structure value.
-func num(v interface{}) float64 {
+// FieldNumber reads a number out of a bus message's structure value: any Go
+// integer or float type as GStreamer hands them over; 0 for anything else.
+func FieldNumber(v any) float64 {
 	switch x := v.(type) {
 	case float64:
 		return x
