@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gst-react/gst-react/internal/mallocstats"
 	"github.com/gst-react/gst-react/internal/onnx"
 	"github.com/gst-react/gst-react/internal/pipetest"
 )
@@ -56,12 +57,23 @@ func TestReopenedSessionsReturnTheirMemory(t *testing.T) {
 	// caught while a session's threads were still exiting.
 	const warm, n = 8, 16
 	var rss []float64
+	var inUse []uint64
 	for range warm + n {
 		cycle()
 		rss = append(rss, residentMB(t))
+		m, _ := mallocstats.Read()
+		inUse = append(inUse, m.InUse)
 	}
 	base, end := slices.Min(rss[warm-3:warm]), slices.Min(rss[len(rss)-4:])
 	t.Logf("RSS after %d warm-up cycles %.1f MB, after %d more open/run/close cycles %.1f MB (all: %.0f)", warm, base, n, end, rss)
+	if m, ok := mallocstats.Read(); ok {
+		mb := func(b uint64) float64 { return float64(b) / (1 << 20) }
+		t.Logf("C heap in use after %d cycles %.1f MB, after %d more %.1f MB (held %.1f MB, free in arenas %.1f MB)",
+			warm, mb(inUse[warm-1]), n, mb(inUse[len(inUse)-1]), mb(m.Held), mb(m.Free))
+		if grew := int64(inUse[len(inUse)-1]) - int64(inUse[warm-1]); grew > 4<<20 {
+			t.Errorf("C heap in use grew %.1f MB over %d reopened sessions (limit 4 MB)", float64(grew)/(1<<20), n)
+		}
+	}
 	if end-base > 40 {
 		t.Errorf("RSS grew %.1f MB over %d reopened sessions (limit 40 MB): closed sessions keep memory", end-base, n)
 	}
