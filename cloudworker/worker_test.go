@@ -20,6 +20,7 @@ import (
 
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/natsserver"
+	"github.com/gst-react/gst-react/internal/onnx/onnxtest"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -499,6 +500,14 @@ func TestOptionsValidation(t *testing.T) {
 	_, err := New(Options{ModelPath: "/nonexistent/model.onnx"})
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/model.onnx") {
 		t.Errorf("missing model: %v", err)
+	}
+	// A real ONNX model that is no detector: refused at start, not per request.
+	initORT(t)
+	wrong := onnxtest.WriteReduceMeanModel(t, t.TempDir(), 64, 64)
+	o := DefaultOptions()
+	o.ModelPath = wrong
+	if _, err := New(o); err == nil || !strings.Contains(err.Error(), wrong) || !strings.Contains(err.Error(), "[1 64 64]") {
+		t.Errorf("wrong-shape model: %v, want an error naming the file and its output shape", err)
 	}
 }
 

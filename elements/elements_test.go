@@ -12,6 +12,7 @@ import (
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/launch"
 	"github.com/gst-react/gst-react/internal/mot"
+	"github.com/gst-react/gst-react/internal/onnx/onnxtest"
 	"github.com/gst-react/gst-react/internal/pipetest"
 )
 
@@ -294,5 +295,21 @@ func TestWrongCapsFailNegotiation(t *testing.T) {
 		if low := strings.ToLower(msg); !strings.Contains(low, "could not link") && !strings.Contains(low, "not-negotiated") && !strings.Contains(low, "negotiat") {
 			t.Fatalf("%s with GRAY8: want a negotiation error, got: %q", el, msg)
 		}
+	}
+}
+
+// A valid ONNX model whose output is no detection head: the error names the
+// file and says what output it has and what was expected.
+func TestWrongShapeModelSaysWhatIsWrong(t *testing.T) {
+	pipetest.InitORT(t)
+	model := onnxtest.WriteReduceMeanModel(t, t.TempDir(), 64, 64)
+	res, err := pipetest.Run(fmt.Sprintf("videotestsrc num-buffers=3 ! reactdetect model-file=%s ! fakesink", launch.Quote(model)), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := res.ErrorText()
+	t.Log(msg)
+	if !strings.Contains(msg, model) || !strings.Contains(msg, "[1 64 64]") {
+		t.Fatalf("want an error naming %s and its output shape, got: %s", model, msg)
 	}
 }
