@@ -122,13 +122,13 @@ var props = shell.Props[settings]{
 	}}
 
 type streaming struct {
-	info     gstvideo.VideoInfo
-	hasCaps  bool
-	mapping  gstvideo.Mapping
-	rois     gstvideo.ROIs
-	labels   *gstvideo.Labels
-	frameNum uint64
-	fused    []detection.Detection
+	info    gstvideo.VideoInfo
+	hasCaps bool
+	mapping gstvideo.Mapping
+	rois    gstvideo.ROIs
+	labels  *gstvideo.Labels
+	frames  gstvideo.FrameCounter
+	fused   []detection.Detection
 }
 
 // Element is the Go implementation behind one reactcloud instance.
@@ -270,9 +270,8 @@ func (e *Element) Stop(_ *base.GstBaseTransform) bool {
 }
 
 func (e *Element) SetCaps(_ *base.GstBaseTransform, incaps, _ *gst.Caps) bool {
-	info, err := gstvideo.InfoFromCaps(incaps)
-	if err != nil {
-		e.Error(gst.DomainStream, gst.StreamErrorFormat, "Unsupported caps: "+err.Error(), "")
+	info, ok := e.VideoInfo(incaps)
+	if !ok {
 		return false
 	}
 	e.state.info, e.state.hasCaps = info, true
@@ -287,11 +286,7 @@ func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
 	if !st.hasCaps || eng == nil {
 		return gst.FlowNotNegotiated
 	}
-	frameNum, _, hasMeta := gstvideo.FrameMeta(b)
-	if !hasMeta {
-		frameNum = st.frameNum
-	}
-	st.frameNum = frameNum + 1
+	frameNum, _, _ := st.frames.Number(b)
 	local, names := st.rois.Read(b, st.labels)
 	for i := range local {
 		st.labels.Learn(local[i].Class, names[i])

@@ -206,9 +206,8 @@ func (e *Element) Stop(_ *base.GstBaseTransform) bool {
 }
 
 func (e *Element) SetCaps(_ *base.GstBaseTransform, incaps, _ *gst.Caps) bool {
-	info, err := gstvideo.InfoFromCaps(incaps)
-	if err != nil {
-		e.Error(gst.DomainStream, gst.StreamErrorFormat, "Unsupported caps: "+err.Error(), "")
+	info, ok := e.VideoInfo(incaps)
+	if !ok {
 		return false
 	}
 	e.state.info, e.state.hasCaps = info, true

@@ -121,7 +121,7 @@ type streaming struct {
 	hasCaps    bool
 	rois       gstvideo.ROIs
 	labels     *gstvideo.Labels
-	frameNum   uint64
+	frames     gstvideo.FrameCounter
 	streamID   string
 	everyFrame bool
 	rec        publish.Frame
@@ -234,9 +234,8 @@ func (e *Element) Stop(_ *base.GstBaseTransform) bool {
 }
 
 func (e *Element) SetCaps(_ *base.GstBaseTransform, incaps, _ *gst.Caps) bool {
-	info, err := gstvideo.InfoFromCaps(incaps)
-	if err != nil {
-		e.Error(gst.DomainStream, gst.StreamErrorFormat, "Unsupported caps: "+err.Error(), "")
+	info, ok := e.VideoInfo(incaps)
+	if !ok {
 		return false
 	}
 	e.state.info, e.state.hasCaps = info, true
@@ -252,11 +251,7 @@ func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
 	if !st.hasCaps || pub == nil {
 		return gst.FlowNotNegotiated
 	}
-	frameNum, _, hasMeta := gstvideo.FrameMeta(b)
-	if !hasMeta {
-		frameNum = st.frameNum
-	}
-	st.frameNum = frameNum + 1
+	frameNum, _, _ := st.frames.Number(b)
 	dets, names := st.rois.Read(b, st.labels)
 	if len(dets) == 0 && !st.everyFrame {
 		return gst.FlowOK

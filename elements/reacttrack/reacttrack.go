@@ -68,7 +68,7 @@ type streaming struct {
 	mapping   gstvideo.Mapping
 	rois      gstvideo.ROIs
 	labels    *gstvideo.Labels
-	frameNum  uint64
+	frames    gstvideo.FrameCounter
 	lost      uint64
 	seeded    uint64
 	lastCount int
@@ -132,9 +132,8 @@ func (e *Element) Stop(_ *base.GstBaseTransform) bool {
 }
 
 func (e *Element) SetCaps(_ *base.GstBaseTransform, incaps, _ *gst.Caps) bool {
-	info, err := gstvideo.InfoFromCaps(incaps)
-	if err != nil {
-		e.Error(gst.DomainStream, gst.StreamErrorFormat, "Unsupported caps: "+err.Error(), "")
+	info, ok := e.VideoInfo(incaps)
+	if !ok {
 		return false
 	}
 	st := &e.state
@@ -161,11 +160,7 @@ func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
 	if !st.hasCaps || st.tracks == nil {
 		return gst.FlowNotNegotiated
 	}
-	frameNum, detected, hasMeta := gstvideo.FrameMeta(b)
-	if !hasMeta {
-		frameNum = st.frameNum
-	}
-	st.frameNum = frameNum + 1
+	frameNum, detected, hasMeta := st.frames.Number(b)
 	dets, names := st.rois.Read(b, st.labels)
 	// Without reactdetect upstream, any boxes on the frame count as fresh detections.
 	if !hasMeta {

@@ -35,6 +35,8 @@ import (
 
 	"github.com/go-gst/go-glib/glib"
 	"github.com/go-gst/go-gst/gst"
+
+	"github.com/gst-react/gst-react/internal/gstvideo"
 )
 
 // Property flags from gstparamspecs.h, which go-glib does not expose.
@@ -68,6 +70,17 @@ var domainQuarks = map[gst.Domain]func() C.GQuark{
 	gst.DomainLibrary:  func() C.GQuark { return C.gst_library_error_quark() },
 	gst.DomainResource: func() C.GQuark { return C.gst_resource_error_quark() },
 	gst.DomainStream:   func() C.GQuark { return C.gst_stream_error_quark() },
+}
+
+// VideoInfo reads negotiated caps for SetCaps; caps the elements cannot
+// handle post an error naming what is wrong and return ok=false.
+func (i *Instance) VideoInfo(caps *gst.Caps) (info gstvideo.VideoInfo, ok bool) {
+	info, err := gstvideo.InfoFromCaps(caps)
+	if err != nil {
+		i.Error(gst.DomainStream, gst.StreamErrorFormat, "Unsupported caps: "+err.Error(), "")
+		return info, false
+	}
+	return info, true
 }
 
 // Error posts a GStreamer error (fails the pipeline), e.g. an unreadable model.

@@ -278,6 +278,21 @@ func SetFrameMeta(b Buffer, frameNum uint64, detected bool) {
 	C.react_set_frame_meta(b.c, C.guint64(frameNum), d)
 }
 
+// FrameCounter numbers frames the way every element downstream of
+// reactdetect must agree: the number reactdetect stamped on the frame when
+// there is one, else one more than the last frame's.
+type FrameCounter struct{ next uint64 }
+
+// Number returns b's frame number and FrameMeta's detected and ok.
+func (c *FrameCounter) Number(b Buffer) (frameNum uint64, detected, hasMeta bool) {
+	frameNum, detected, hasMeta = FrameMeta(b)
+	if !hasMeta {
+		frameNum = c.next
+	}
+	c.next = frameNum + 1
+	return frameNum, detected, hasMeta
+}
+
 // FrameMeta reads what SetFrameMeta wrote; ok is false when absent.
 func FrameMeta(b Buffer) (frameNum uint64, detected, ok bool) {
 	info := C.react_get_frame_meta(b.c)
