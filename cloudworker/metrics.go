@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gst-react/gst-react/internal/promtext"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -197,7 +198,7 @@ func (w *Worker) writeMetrics(out io.Writer) error {
 	}
 	metric("info", "gauge", "Worker identity and configuration; always 1.")
 	fmt.Fprintf(bw, "%sinfo{worker_id=\"%s\",model=\"%s\",subject=\"%s\",queue=\"%s\"} 1\n", p,
-		escapeLabel(w.opts.WorkerID), escapeLabel(w.opts.ModelPath), escapeLabel(w.opts.Subject), escapeLabel(w.opts.Queue))
+		promtext.EscapeLabel(w.opts.WorkerID), promtext.EscapeLabel(w.opts.ModelPath), promtext.EscapeLabel(w.opts.Subject), promtext.EscapeLabel(w.opts.Queue))
 	metric("concurrency", "gauge", "Requests the worker runs at once (detector slots).")
 	fmt.Fprintf(bw, "%sconcurrency %d\n", p, w.opts.Concurrency)
 	metric("requests_total", "counter", "Request messages received.")
@@ -234,11 +235,6 @@ func writeHist(w io.Writer, name, help string, h Histogram) {
 	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n", name, h.Count)
 	fmt.Fprintf(w, "%s_sum %s\n", name, strconv.FormatFloat(h.Sum.Seconds(), 'g', -1, 64))
 	fmt.Fprintf(w, "%s_count %d\n", name, h.Count)
-}
-
-// escapeLabel escapes a label value as the exposition format requires.
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
 }
 
 func b2i(b bool) int {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-gst/go-gst/gst"
+
+	"github.com/gst-react/gst-react/internal/promtext"
 )
 
 // board writes the status of all streams: a line rewritten in place on a
@@ -231,7 +233,7 @@ func (b *board) writeMetrics(out io.Writer) error {
 		metric(name, typ, help)
 		for _, r := range rows {
 			if x, ok := v(r); ok {
-				fmt.Fprintf(w, "%s%s{stream=\"%s\"} %s\n", p, name, escapeLabel(r.s.id), fmtFloat(x))
+				fmt.Fprintf(w, "%s%s{stream=\"%s\"} %s\n", p, name, promtext.EscapeLabel(r.s.id), fmtFloat(x))
 			}
 		}
 	}
@@ -239,14 +241,14 @@ func (b *board) writeMetrics(out io.Writer) error {
 	fmt.Fprintf(w, "%suptime_seconds %s\n", p, fmtFloat(time.Since(b.start).Seconds()))
 	metric("stream_info", "gauge", "A stream, its input and output; always 1.")
 	for _, r := range rows {
-		fmt.Fprintf(w, "%sstream_info{stream=\"%s\",input=\"%s\",output=\"%s\"} 1\n", p, escapeLabel(r.s.id), escapeLabel(r.s.in.Spec), escapeLabel(r.s.out.Spec))
+		fmt.Fprintf(w, "%sstream_info{stream=\"%s\",input=\"%s\",output=\"%s\"} 1\n", p, promtext.EscapeLabel(r.s.id), promtext.EscapeLabel(r.s.in.Spec), promtext.EscapeLabel(r.s.out.Spec))
 	}
 	each("frames_total", "counter", "Frames that reached the overlay.", func(r row) (float64, bool) { return float64(r.s.frames.Load()), true })
 	each("fps", "gauge", "Frames per second over the last status interval.", func(r row) (float64, bool) { return r.fps, true })
 	metric("boxes_total", "counter", "Boxes drawn, by where they came from (edge detector, tracker, cloud).")
 	for _, r := range rows {
 		for i, n := range sourceNames {
-			fmt.Fprintf(w, "%sboxes_total{stream=\"%s\",source=\"%s\"} %d\n", p, escapeLabel(r.s.id), n, r.s.bySource[i].Load())
+			fmt.Fprintf(w, "%sboxes_total{stream=\"%s\",source=\"%s\"} %d\n", p, promtext.EscapeLabel(r.s.id), n, r.s.bySource[i].Load())
 		}
 	}
 	each("running", "gauge", "1 while the stream's pipeline runs.", func(r row) (float64, bool) { return b2f(!r.s.done.Load()), true })
@@ -297,10 +299,6 @@ func (b *board) writeMetrics(out io.Writer) error {
 }
 
 func fmtFloat(x float64) string { return fmt.Sprintf("%g", x) }
-
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
-}
 
 func b2f(b bool) float64 {
 	if b {

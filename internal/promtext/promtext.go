@@ -1,0 +1,11 @@
+// Package promtext holds the rules of Prometheus's text exposition format
+// that gst-react's two /metrics endpoints (the cloud worker's and
+// `gstreact run --metrics-addr`) share.
+package promtext
+
+import "strings"
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+// EscapeLabel escapes a label value: backslash, double quote and line feed.
+func EscapeLabel(s string) string { return labelEscaper.Replace(s) }
