@@ -17,10 +17,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/gst-react/gst-react/internal/models"
 	"github.com/gst-react/gst-react/internal/natsserver"
-	"github.com/gst-react/gst-react/internal/onnx"
-	"github.com/gst-react/gst-react/internal/ortlib"
+	"github.com/gst-react/gst-react/internal/testassets"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -38,45 +36,6 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// The helpers below do what internal/pipetest's do, without pulling
-// GStreamer into a package that does not use it.
-
-// initORT loads ONNX Runtime from $GSTREACT_ORT_LIB or the cache, failing
-// with the set-up hint.
-func initORT(t testing.TB) {
-	t.Helper()
-	lib, err := ortlib.Locate()
-	if err == nil {
-		err = onnx.Init(lib)
-	}
-	if err != nil {
-		t.Fatalf("ONNX Runtime: %v", err)
-	}
-}
-
-// modelPath resolves a manifest model name in the cache.
-func modelPath(t testing.TB, name string) string {
-	t.Helper()
-	p, err := models.Resolve(name)
-	if err != nil {
-		t.Fatalf("model %s: %v", name, err)
-	}
-	return p
-}
-
-// sharedAssets is ../shared/assets beside the checkout, or $GSTREACT_ASSETS.
-func sharedAssets(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("GSTREACT_ASSETS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "assets") // from the package folder
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared assets not found at %s (set GSTREACT_ASSETS)", dir)
-	}
-	return dir
-}
-
 func startNATS(t testing.TB) *natsserver.Server {
 	t.Helper()
 	s, err := natsserver.Start(natsserver.Options{NoLog: true})
@@ -91,10 +50,10 @@ func startNATS(t testing.TB) *natsserver.Server {
 // adjusts the options. Stopped at cleanup.
 func newWorker(t testing.TB, url, model string, mod func(*Options)) *Worker {
 	t.Helper()
-	initORT(t)
+	testassets.InitORT(t)
 	o := Options{
 		NATSURL:       url,
-		ModelPath:     modelPath(t, model),
+		ModelPath:     testassets.Model(t, model),
 		Logger:        testLogger(),
 		ReconnectWait: 50 * time.Millisecond,
 		DrainTimeout:  10 * time.Second,
@@ -133,7 +92,7 @@ var (
 // frameJPEG is MOT17-04 frame 1, 1920x1080.
 func frameJPEG(t testing.TB) []byte {
 	t.Helper()
-	dir := sharedAssets(t)
+	dir := testassets.SharedAssets(t)
 	assetOnce.Do(func() {
 		assetJPEG, assetErr = os.ReadFile(filepath.Join(dir, "video", "MOT17-04-FRCNN-mini", "img1", "000001.jpg"))
 	})

@@ -21,6 +21,7 @@ import (
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/natsserver"
 	"github.com/gst-react/gst-react/internal/onnx/onnxtest"
+	"github.com/gst-react/gst-react/internal/testassets"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -506,7 +507,7 @@ func TestOptionsValidation(t *testing.T) {
 		t.Errorf("missing model: %v", err)
 	}
 	// A real ONNX model that is no detector: refused at start, not per request.
-	initORT(t)
+	testassets.InitORT(t)
 	wrong := onnxtest.WriteReduceMeanModel(t, t.TempDir(), 64, 64)
 	o := DefaultOptions()
 	o.ModelPath = wrong
@@ -614,9 +615,9 @@ func TestExtraLatencyDelaysReplies(t *testing.T) {
 // library has no CUDA provider (the CPU build set-up installs) New must fail
 // saying so; with a CUDA-capable runtime and GPU it must serve a frame.
 func TestCUDAOption(t *testing.T) {
-	initORT(t)
+	testassets.InitORT(t)
 	srv := startNATS(t)
-	w, err := New(Options{NATSURL: srv.ClientURL(), ModelPath: modelPath(t, fastModel), CUDA: true, Logger: testLogger()})
+	w, err := New(Options{NATSURL: srv.ClientURL(), ModelPath: testassets.Model(t, fastModel), CUDA: true, Logger: testLogger()})
 	if err != nil {
 		if !strings.Contains(err.Error(), "CUDA") {
 			t.Fatalf("CUDA unavailable, but the error does not say so: %v", err)

@@ -13,12 +13,13 @@ import (
 	"github.com/gst-react/gst-react/internal/natsserver"
 	"github.com/gst-react/gst-react/internal/onnx"
 	"github.com/gst-react/gst-react/internal/pipetest"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 // frozenFrame is one real 1080p MOT17 frame repeated n times by imagefreeze
 // (no decode cost per frame), in the given raw format.
 func frozenFrame(t testing.TB, format string, n int) string {
-	img := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1", "000001.jpg")
+	img := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1", "000001.jpg")
 	return fmt.Sprintf("filesrc location=%s ! jpegdec ! videoconvert ! video/x-raw,format=%s ! imagefreeze num-buffers=%d",
 		launch.Quote(img), format, n)
 }
@@ -41,7 +42,7 @@ func elementFrameTime(t testing.TB, desc string) time.Duration {
 
 func rawRunTime(t testing.TB, model string, n int) time.Duration {
 	t.Helper()
-	pipetest.InitORT(t)
+	testassets.InitORT(t)
 	s, err := onnx.Open(model, onnx.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +68,7 @@ func BenchmarkDetectVsRawORT(b *testing.B) {
 		{"yolox_nano_416x416", "BGRx"},
 	} {
 		b.Run(tc.model+"/"+tc.format, func(b *testing.B) {
-			model := pipetest.Model(b, tc.model)
+			model := testassets.Model(b, tc.model)
 			const frames = 30
 			desc := frozenFrame(b, tc.format, frames) + " ! reactdetect interval=1 model-file=" + launch.Quote(model) + " ! fakesink name=sink sync=false"
 			var raws, elems []float64

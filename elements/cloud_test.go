@@ -17,6 +17,7 @@ import (
 	"github.com/gst-react/gst-react/internal/mot"
 	"github.com/gst-react/gst-react/internal/pipetest"
 	"github.com/gst-react/gst-react/internal/runner"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 // pingPong makes an n-frame stream from a MOT sequence's frames played
@@ -25,7 +26,7 @@ import (
 // MOT frame (1-based) of each stream frame.
 func pingPong(t *testing.T, seq string, n int) (string, []int, *mot.GroundTruth) {
 	t.Helper()
-	dir := filepath.Join(pipetest.SharedAssets(t), "video", seq)
+	dir := filepath.Join(testassets.SharedAssets(t), "video", seq)
 	gt, err := mot.LoadGT(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -55,9 +56,9 @@ func pingPong(t *testing.T, seq string, n int) (string, []int, *mot.GroundTruth)
 // 736x1280 model.
 func startCloud(t *testing.T, latency time.Duration) *runner.LocalCloud {
 	t.Helper()
-	pipetest.InitORT(t)
+	testassets.InitORT(t)
 	c, err := runner.StartLocalCloud(context.Background(), runner.LocalCloudOptions{
-		Model: pipetest.Model(t, "yolox_nano_736x1280"), ExtraLatency: latency,
+		Model: testassets.Model(t, "yolox_nano_736x1280"), ExtraLatency: latency,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +100,7 @@ func TestCloudFusionBeatsEdgeOnly(t *testing.T) {
 	src, index, gt := pingPong(t, "MOT17-04-FRCNN-mini", n)
 	cloud := startCloud(t, 0)
 	desc := fmt.Sprintf("%s ! reactdetect model-file=%q interval=5 ! reacttrack ! reactcloud name=cloud server=%s interval=15 ! fakesink name=sink sync=true",
-		src, pipetest.Model(t, "yolox_nano_416x416"), cloud.URL())
+		src, testassets.Model(t, "yolox_nano_416x416"), cloud.URL())
 	res, err := pipetest.Run(desc, 2*time.Minute,
 		pipetest.Probe{Element: "cloud", Pad: "sink"}, pipetest.Probe{Element: "sink", Pad: "sink"})
 	if err != nil || len(res.Errors) > 0 {
@@ -145,7 +146,7 @@ func TestSlowCloudDoesNotDelayFrames(t *testing.T) {
 	src, _, _ := pingPong(t, "MOT17-04-FRCNN-mini", n)
 	cloud := startCloud(t, time.Second)
 	desc := fmt.Sprintf("%s ! reactdetect model-file=%q interval=5 ! reacttrack ! reactcloud name=cloud server=%s interval=5 timeout=10000 ! fakesink name=sink sync=true",
-		src, pipetest.Model(t, "yolox_nano_416x416"), cloud.URL())
+		src, testassets.Model(t, "yolox_nano_416x416"), cloud.URL())
 	res, err := pipetest.Run(desc, 2*time.Minute,
 		pipetest.Probe{Element: "cloud", Pad: "sink"}, pipetest.Probe{Element: "cloud", Pad: "src"})
 	if err != nil || len(res.Errors) > 0 {
@@ -187,7 +188,7 @@ func TestCloudLossAndRecovery(t *testing.T) {
 	cloud := startCloud(t, 0)
 	url := cloud.URL()
 	desc := fmt.Sprintf("%s ! reactdetect model-file=%q interval=5 ! reacttrack ! reactcloud name=cloud server=%s interval=10 timeout=1500 ! fakesink name=sink sync=true",
-		src, pipetest.Model(t, "yolox_nano_416x416"), url)
+		src, testassets.Model(t, "yolox_nano_416x416"), url)
 
 	var mu sync.Mutex
 	marks := map[string]time.Time{}
@@ -291,7 +292,7 @@ func TestCloudLossAndRecovery(t *testing.T) {
 
 func startWorkerOn(t *testing.T, url string) interface{ Stop() error } {
 	t.Helper()
-	w, err := runner.StartWorker(context.Background(), url, runner.LocalCloudOptions{Model: pipetest.Model(t, "yolox_nano_736x1280")})
+	w, err := runner.StartWorker(context.Background(), url, runner.LocalCloudOptions{Model: testassets.Model(t, "yolox_nano_736x1280")})
 	if err != nil {
 		t.Error(err)
 		return nil
@@ -306,7 +307,7 @@ func TestCloudUnreachableAtStart(t *testing.T) {
 	const n = 30
 	src, _, _ := pingPong(t, "MOT17-04-FRCNN-mini", n)
 	desc := fmt.Sprintf("%s ! reactdetect model-file=%q interval=5 ! reacttrack ! reactcloud name=cloud server=nats://127.0.0.1:1 interval=5 ! fakesink name=sink sync=false",
-		src, pipetest.Model(t, "yolox_nano_416x416"))
+		src, testassets.Model(t, "yolox_nano_416x416"))
 	res, err := pipetest.Run(desc, 2*time.Minute, pipetest.Probe{Element: "sink", Pad: "sink"})
 	if err != nil || len(res.Errors) > 0 {
 		t.Fatalf("run: %v %s", err, res.ErrorText())

@@ -14,11 +14,12 @@ import (
 	"github.com/gst-react/gst-react/internal/mot"
 	"github.com/gst-react/gst-react/internal/onnx/onnxtest"
 	"github.com/gst-react/gst-react/internal/pipetest"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 func motSource(t *testing.T, seq string) (string, *mot.GroundTruth) {
 	t.Helper()
-	dir := filepath.Join(pipetest.SharedAssets(t), "video", seq)
+	dir := filepath.Join(testassets.SharedAssets(t), "video", seq)
 	in, err := launch.ResolveInput(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +59,7 @@ func TestDetectFindsPeopleOnMOT17(t *testing.T) {
 	} {
 		t.Run(tc.model, func(t *testing.T) {
 			desc := fmt.Sprintf("%s ! videoconvert ! reactdetect name=det interval=1 model-file=%s ! fakesink name=sink",
-				src, launch.Quote(pipetest.Model(t, tc.model)))
+				src, launch.Quote(testassets.Model(t, tc.model)))
 			res, err := pipetest.Run(desc, 2*time.Minute, pipetest.Probe{Element: "sink", Pad: "sink"})
 			if err != nil || len(res.Errors) > 0 {
 				t.Fatalf("run: %v %s", err, res.ErrorText())
@@ -119,7 +120,7 @@ func TestDetectIntervalMarksFrames(t *testing.T) {
 // The detector reads every supported format natively; the boxes must not
 // depend on which one upstream negotiated.
 func TestDetectFormatsAgree(t *testing.T) {
-	dir := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1", "000001.jpg")
+	dir := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1", "000001.jpg")
 	var ref []detection.Detection
 	for _, format := range []string{"RGB", "BGR", "BGRx", "xRGB", "RGBA", "ABGR", "I420", "NV12"} {
 		desc := fmt.Sprintf("filesrc location=%s ! jpegdec ! videoconvert ! video/x-raw,format=%s ! reactdetect interval=1 ! fakesink name=sink",
@@ -177,7 +178,7 @@ func TestVideotestsrcRunsCleanWithNoBoxes(t *testing.T) {
 // reactoverlay must draw on the box edges and leave everything far from a
 // box (and its label) untouched.
 func TestOverlayChangesPixelsOnlyNearBoxes(t *testing.T) {
-	img := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1", "000001.jpg")
+	img := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1", "000001.jpg")
 	const w, h, thick = 960, 540, 2
 	for _, format := range []string{"BGRx", "RGB"} {
 		desc := fmt.Sprintf("filesrc location=%s ! jpegdec ! videoconvert ! videoscale ! video/x-raw,width=%d,height=%d,format=%s ! reactdetect interval=1 ! identity name=before ! reactoverlay thickness=%d ! fakesink name=sink",
@@ -301,7 +302,7 @@ func TestWrongCapsFailNegotiation(t *testing.T) {
 // A valid ONNX model whose output is no detection head: the error names the
 // file and says what output it has and what was expected.
 func TestWrongShapeModelSaysWhatIsWrong(t *testing.T) {
-	pipetest.InitORT(t)
+	testassets.InitORT(t)
 	model := onnxtest.WriteReduceMeanModel(t, t.TempDir(), 64, 64)
 	res, err := pipetest.Run(fmt.Sprintf("videotestsrc num-buffers=3 ! reactdetect model-file=%s ! fakesink", launch.Quote(model)), 30*time.Second)
 	if err != nil {

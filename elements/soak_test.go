@@ -22,6 +22,7 @@ import (
 	"github.com/gst-react/gst-react/internal/mallocstats"
 	"github.com/gst-react/gst-react/internal/pipetest"
 	"github.com/gst-react/gst-react/internal/runner"
+	"github.com/gst-react/gst-react/internal/testassets"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -92,11 +93,11 @@ func TestSoak(t *testing.T) {
 	warm := min(100, n/6)
 	late := n - min(50, n/10)
 	src, _, _ := pingPong(t, "MOT17-04-FRCNN-mini", n)
-	pipetest.InitORT(t)
+	testassets.InitORT(t)
 	if err := runner.Init(); err != nil {
 		t.Fatal(err)
 	}
-	edge, big := pipetest.Model(t, "yolox_nano_416x416"), pipetest.Model(t, "yolox_nano_736x1280")
+	edge, big := testassets.Model(t, "yolox_nano_416x416"), testassets.Model(t, "yolox_nano_736x1280")
 	base := takeSample()
 
 	cloud, err := runner.StartLocalCloud(context.Background(), runner.LocalCloudOptions{Model: big})
@@ -439,8 +440,8 @@ func TestSoakGstLeaks(t *testing.T) {
 func leakChild(t *testing.T) {
 	n := 60
 	desc := fmt.Sprintf("videotestsrc num-buffers=%d ! video/x-raw,width=640,height=360,format=I420 ! reactdetect model-file=%q interval=5 ! reacttrack ! reactcloud server=nats://127.0.0.1:1 interval=5 ! reactoverlay ! fakesink name=sink sync=false",
-		n, pipetest.Model(t, "yolox_nano_416x416"))
-	pipetest.InitORT(t)
+		n, testassets.Model(t, "yolox_nano_416x416"))
+	testassets.InitORT(t)
 	var out gstvideo.BufferCounter
 	res, err := pipetest.Run(desc, 2*time.Minute, pipetest.Probe{Element: "sink", Pad: "sink", Counter: &out})
 	if err != nil || len(res.Errors) > 0 {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gst-react/gst-react/internal/pipetest"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 // pluginEnv points GStreamer at build/libgstreact.so with a private registry.
@@ -21,7 +21,7 @@ func pluginEnv(t *testing.T) []string {
 	t.Helper()
 	dir := os.Getenv("GSTREACT_PLUGIN_DIR")
 	if dir == "" {
-		dir = filepath.Join(pipetest.ModuleRoot(), "build")
+		dir = filepath.Join(testassets.ModuleRoot(), "build")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "libgstreact.so")); err != nil {
 		t.Skipf("no libgstreact.so in %s: run `make plugin` first (make test does)", dir)
@@ -99,7 +99,7 @@ func framesIn(t *testing.T, env []string, path string) int {
 
 func TestRecipeImagesToMP4(t *testing.T) {
 	env := pluginEnv(t)
-	img := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
+	img := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
 	out := filepath.Join(t.TempDir(), "out.mp4")
 	log := run(t, env, 3*time.Minute, "./images-to-mp4.sh", img, out, "2")
 	if !strings.Contains(log, "Got EOS") {
@@ -132,7 +132,7 @@ func externalCloud(t *testing.T, env []string) (string, func() (*exec.Cmd, *stri
 	if err != nil {
 		t.Skip("Debian's nats-server is not installed (make setup installs it)")
 	}
-	cli := filepath.Join(pipetest.ModuleRoot(), "build", "gstreact")
+	cli := filepath.Join(testassets.ModuleRoot(), "build", "gstreact")
 	if _, err := os.Stat(cli); err != nil {
 		t.Skipf("no %s: run `make build` first (make test does)", cli)
 	}
@@ -173,7 +173,7 @@ func TestRecipeReactWithExternalNATSAndWorker(t *testing.T) {
 	url, startWorker := externalCloud(t, env)
 	worker, wlog := startWorker()
 	workerLog := wlog
-	img := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
+	img := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
 	out := filepath.Join(t.TempDir(), "out.mp4")
 	// Every 2nd frame to the cloud; wait for the worker to subscribe by
 	// retrying the short recipe until a reply shows up (model loading).
@@ -209,7 +209,7 @@ func TestRecipeReactWithExternalNATSAndWorker(t *testing.T) {
 // the compose file: the binaries they copy are what `make build` produces, and
 // every flag their entrypoints pass exists in that binary's help.
 func TestDeployFilesUseExistingFlags(t *testing.T) {
-	root := pipetest.ModuleRoot()
+	root := testassets.ModuleRoot()
 	cli := filepath.Join(root, "build", "gstreact")
 	if _, err := os.Stat(cli); err != nil {
 		t.Skipf("no %s: run `make build` first (make test does)", cli)
@@ -269,7 +269,7 @@ func TestDeployFilesUseExistingFlags(t *testing.T) {
 func TestRecipeCameraToJSON(t *testing.T) {
 	env := pluginEnv(t)
 	clip := filepath.Join(t.TempDir(), "clip.mp4")
-	img := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
+	img := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
 	run(t, env, time.Minute, "gst-launch-1.0", "-q", "multifilesrc", "location="+img+"/%06d.jpg", "start-index=1", "stop-index=8",
 		"caps=image/jpeg,framerate=30/1", "!", "jpegdec", "!", "videoconvert", "!", "x264enc", "!", "h264parse", "!", "mp4mux", "!", "filesink", "location="+clip)
 	out := filepath.Join(t.TempDir(), "detections.jsonl")
@@ -320,7 +320,7 @@ func TestWorkerSIGKILLMidStream(t *testing.T) {
 
 	// 360 frames (12 s at 30 fps) played forward and back over the MOT17
 	// clip, so every frame has people and motion stays continuous.
-	img := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
+	img := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
 	names, _ := filepath.Glob(filepath.Join(img, "*.jpg"))
 	dir := t.TempDir()
 	const n = 360

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gst-react/gst-react/internal/bench"
-	"github.com/gst-react/gst-react/internal/pipetest"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 func captureBench(t *testing.T) (stdout, stderr *bytes.Buffer) {
@@ -42,9 +42,9 @@ func TestBenchQuickJSON(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode: the quick bench takes about 40 s")
 	}
-	pipetest.SharedAssets(t)
-	pipetest.Model(t, "yolox_nano_416x416")
-	pipetest.Model(t, "yolox_nano_736x1280")
+	testassets.SharedAssets(t)
+	testassets.Model(t, "yolox_nano_416x416")
+	testassets.Model(t, "yolox_nano_736x1280")
 	stdout, stderr := captureBench(t)
 	start := time.Now()
 	if err := runBench(context.Background(), []string{"--quick", "--format", "json"}); err != nil {

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/gst-react/gst-react/internal/eval"
-	"github.com/gst-react/gst-react/internal/pipetest"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 func captureEval(t *testing.T) (stdout, stderr *bytes.Buffer) {
@@ -52,9 +52,9 @@ func TestEvalFlags(t *testing.T) {
 // TestEvalCommand runs the command on the shared folder of sequences (both
 // MOT17 minis) with JSON on stdout, CSV and a plot.
 func TestEvalCommand(t *testing.T) {
-	videos := filepath.Join(pipetest.SharedAssets(t), "video")
-	pipetest.Model(t, "yolox_nano_416x416")
-	pipetest.Model(t, "yolox_nano_736x1280")
+	videos := filepath.Join(testassets.SharedAssets(t), "video")
+	testassets.Model(t, "yolox_nano_416x416")
+	testassets.Model(t, "yolox_nano_736x1280")
 	dir := t.TempDir()
 	stdout, stderr := captureEval(t)
 	args := []string{"--sequence", videos, "--loop", "30", "--k", "5", "--m", "10,30", "--latency", "0,300ms",

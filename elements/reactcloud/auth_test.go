@@ -17,6 +17,7 @@ import (
 	"github.com/gst-react/gst-react/internal/natsserver"
 	"github.com/gst-react/gst-react/internal/pipetest"
 	"github.com/gst-react/gst-react/internal/runner"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 const token = "s3cret-t0ken-4711"
@@ -46,11 +47,11 @@ func pipeline(url, extra string) string {
 // verifying the server against the test CA, and replies come back.
 func TestTokenOverTLS(t *testing.T) {
 	srv, certs := secureServer(t)
-	pipetest.InitORT(t)
+	testassets.InitORT(t)
 	w, err := cloudworker.New(cloudworker.Options{
 		NATSURL:   srv.ClientURL(),
 		Auth:      natsauth.Options{Token: token, TLSCAFile: certs.CAFile},
-		ModelPath: pipetest.Model(t, "yolox_nano_416x416"),
+		ModelPath: testassets.Model(t, "yolox_nano_416x416"),
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/gst-react/gst-react/internal/pipetest"
 	"github.com/gst-react/gst-react/internal/publish"
 	"github.com/gst-react/gst-react/internal/runner"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 // motSource makes an n-frame stream from the MOT17-04 mini sequence played
@@ -31,7 +32,7 @@ import (
 // and the tests spend their time in the elements.
 func motSource(t *testing.T, n, w, h int) string {
 	t.Helper()
-	img1 := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
+	img1 := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
 	names, _ := filepath.Glob(filepath.Join(img1, "*.jpg"))
 	if len(names) < 2 {
 		t.Fatalf("%s has %d frames", img1, len(names))
@@ -570,7 +571,7 @@ func TestSteadyStateAllocsPerFrame(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode")
 	}
-	img := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1", "000001.jpg")
+	img := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1", "000001.jpg")
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	const n = 60
 	per := map[string]float64{}

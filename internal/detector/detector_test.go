@@ -9,13 +9,13 @@ import (
 
 	"github.com/gst-react/gst-react/internal/detector"
 	"github.com/gst-react/gst-react/internal/frame"
-	"github.com/gst-react/gst-react/internal/pipetest"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 // loadFrame decodes a shared MOT17 JPEG into a BGRx frame.
 func loadFrame(t testing.TB, name string) frame.Frame {
 	t.Helper()
-	path := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1", name)
+	path := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1", name)
 	fh, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -39,8 +39,8 @@ func loadFrame(t testing.TB, name string) frame.Frame {
 
 func newDetector(t testing.TB, model string) *detector.Detector {
 	t.Helper()
-	pipetest.InitORT(t)
-	d, err := detector.New(detector.Config{ModelPath: pipetest.Model(t, model), ScoreThreshold: 0.3, NMSThreshold: 0.45})
+	testassets.InitORT(t)
+	d, err := detector.New(detector.Config{ModelPath: testassets.Model(t, model), ScoreThreshold: 0.3, NMSThreshold: 0.45})
 	if err != nil {
 		t.Fatal(err)
 	}

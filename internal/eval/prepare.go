@@ -5,12 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 
 	"github.com/gst-react/gst-react/internal/detection"
@@ -212,48 +210,23 @@ func Prepare(ctx context.Context, seq *Sequence, edge, cloud *Model, opts Prepar
 	shas := make([]string, n)
 	edgeHit, cloudHit := make([]bool, n), make([]bool, n)
 	sizes := make([][2]int, n)
-	errs := make([]error, n)
 
 	// Pass 1, in parallel: hash, look up the cache, decode, build the pyramid.
-	jobs := opts.Jobs
-	if jobs <= 0 {
-		jobs = runtime.GOMAXPROCS(0)
-	}
 	var (
-		wg   sync.WaitGroup
 		mu   sync.Mutex
 		done int
-		next = make(chan int)
 	)
-	for range min(jobs, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				errs[i] = p.prepareFrame(i, shas, edgeHit, cloudHit, sizes, edge, cloud, opts.Cache)
-				mu.Lock()
-				done++
-				if opts.Progress != nil {
-					opts.Progress("decode", done, n)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+	err := parallel(ctx, opts.Jobs, n, func(i int) error {
+		err := p.prepareFrame(i, shas, edgeHit, cloudHit, sizes, edge, cloud, opts.Cache)
+		mu.Lock()
+		done++
+		if opts.Progress != nil {
+			opts.Progress("decode", done, n)
 		}
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := errors.Join(errs...); err != nil {
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	p.Width, p.Height = sizes[0][0], sizes[0][1]

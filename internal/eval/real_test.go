@@ -11,7 +11,7 @@ import (
 
 	"github.com/gst-react/gst-react/internal/detector"
 	"github.com/gst-react/gst-react/internal/eval"
-	"github.com/gst-react/gst-react/internal/pipetest"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 // Detector thresholds of reactdetect and the cloud worker.
@@ -25,11 +25,11 @@ const (
 func realModels(t testing.TB, opened *[2]int) (edge, cloud *eval.Model) {
 	t.Helper()
 	mk := func(i int, role, name string) *eval.Model {
-		path := pipetest.Model(t, name)
+		path := testassets.Model(t, name)
 		return &eval.Model{Role: role, Path: path, ScoreThreshold: testScore, NMSThreshold: testNMS,
 			Open: func() (eval.FrameDetector, error) {
 				opened[i]++
-				pipetest.InitORT(t)
+				testassets.InitORT(t)
 				return detector.New(detector.Config{ModelPath: path, ScoreThreshold: testScore, NMSThreshold: testNMS})
 			}}
 	}
@@ -59,7 +59,7 @@ func prepare(t *testing.T, name string) *eval.Prepared {
 	if p := prepared[name]; p != nil {
 		return p
 	}
-	seq, err := eval.LoadSequence(filepath.Join(pipetest.SharedAssets(t), "video", name))
+	seq, err := eval.LoadSequence(filepath.Join(testassets.SharedAssets(t), "video", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func prepare(t *testing.T, name string) *eval.Prepared {
 // detection cache (detectors run) and one job, the second from the cache
 // (no detector loaded) with two jobs: the JSON must be byte-identical.
 func TestDeterminism(t *testing.T) {
-	dir := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-02-FRCNN-mini")
+	dir := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-02-FRCNN-mini")
 	cacheDir := t.TempDir()
 	grid := eval.Grid{K: []int{1, 5}, M: []int{10, 30}, Latencies: []time.Duration{0, 300 * time.Millisecond},
 		Fusion: []eval.FusionParams{eval.DefaultFusionParams(), {IoUThreshold: 0.6, Decay: 1, MinScore: 0.2}}}

@@ -15,7 +15,7 @@ import (
 )
 
 // sharedAssets is ../shared/assets beside the module root (or $GSTREACT_ASSETS),
-// the same lookup as internal/pipetest.SharedAssets, which cannot be imported
+// the same lookup as internal/testassets.SharedAssets, which cannot be imported
 // here without cgo. Tests skip when it is absent.
 func sharedAssets(t testing.TB) string {
 	t.Helper()

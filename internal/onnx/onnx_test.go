@@ -10,7 +10,7 @@ import (
 
 	"github.com/gst-react/gst-react/internal/mallocstats"
 	"github.com/gst-react/gst-react/internal/onnx"
-	"github.com/gst-react/gst-react/internal/pipetest"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 func residentMB(t *testing.T) float64 {
@@ -41,8 +41,8 @@ func TestReopenedSessionsReturnTheirMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode")
 	}
-	pipetest.InitORT(t)
-	model := pipetest.Model(t, "yolox_nano_736x1280")
+	testassets.InitORT(t)
+	model := testassets.Model(t, "yolox_nano_736x1280")
 	cycle := func() {
 		s, err := onnx.Open(model, onnx.Options{IntraOpThreads: 2})
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/gst-react/gst-react/internal/pipetest"
 	"github.com/gst-react/gst-react/internal/rtspserve"
 	"github.com/gst-react/gst-react/internal/runner"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 const camW, camH = 640, 360
@@ -28,7 +29,7 @@ func cameraFrames(t *testing.T) string { return cameraFramesSized(t, camW, camH)
 
 func cameraFramesSized(t *testing.T, camW, camH int) string {
 	t.Helper()
-	seq := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
+	seq := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
 	dir := t.TempDir()
 	desc := fmt.Sprintf(`multifilesrc location="%s/%%06d.jpg" start-index=1 stop-index=8 caps="image/jpeg,framerate=15/1" ! jpegdec ! videoscale ! video/x-raw,width=%d,height=%d ! videoconvert ! video/x-raw,format=I420 ! jpegenc quality=90 ! multifilesink location="%s/%%06d.jpg"`, seq, camW, camH, dir)
 	res, err := pipetest.Run(desc, 30*time.Second)

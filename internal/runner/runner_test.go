@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gst-react/gst-react/internal/pipetest"
 	"github.com/gst-react/gst-react/internal/runner"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 func TestRunWritesOverlaidMP4(t *testing.T) {
-	seq := filepath.Join(pipetest.SharedAssets(t), "video", "MOT17-04-FRCNN-mini")
+	seq := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini")
 	out := filepath.Join(t.TempDir(), "out.mp4")
 	var progress strings.Builder
 	sum, err := runner.Run(context.Background(), runner.Options{

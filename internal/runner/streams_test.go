@@ -16,9 +16,9 @@ import (
 	"github.com/go-gst/go-gst/gst"
 	"github.com/nats-io/nats.go"
 
-	"github.com/gst-react/gst-react/internal/pipetest"
 	"github.com/gst-react/gst-react/internal/rtspserve"
 	"github.com/gst-react/gst-react/internal/runner"
+	"github.com/gst-react/gst-react/internal/testassets"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -85,7 +85,7 @@ func TestRunStreamsShareOneWorker(t *testing.T) {
 		nc.Flush()
 	}
 
-	cloudModel := pipetest.Model(t, "yolox_nano_416x416")
+	cloudModel := testassets.Model(t, "yolox_nano_416x416")
 	port := freePort(t)
 	streams := []runner.Stream{
 		{Input: cam.URL("/cam"), Output: fmt.Sprintf("rtsp://127.0.0.1:%d/cam0", port)},

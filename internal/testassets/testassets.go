@@ -1,4 +1,7 @@
-package pipetest
+// Package testassets finds what tests need outside the repository: the shared
+// assets folder, cached models and ONNX Runtime. It has no GStreamer in it, so
+// packages that do not use GStreamer can take it without linking it.
+package testassets
 
 import (
 	"os"
