@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gst-react/gst-react/internal/detection"
+	"github.com/gst-react/gst-react/internal/fusion/fusiontest"
 )
 
 func box(x1, y1, x2, y2 float32) detection.Rect {
@@ -351,29 +352,6 @@ func TestResetTreatsCarriedSetAsFresh(t *testing.T) {
 	}
 }
 
-// scene makes n ground-truth objects and the local and cloud views of them:
-// jittered copies of most objects on each side plus a few false positives.
-func scene(rng *rand.Rand, n int) (local, cloud []detection.Detection) {
-	for i := range n {
-		w, h := 20+rng.Float32()*150, 20+rng.Float32()*250
-		x, y := rng.Float32()*(1920-w), rng.Float32()*(1080-h)
-		jit := func(s float32) detection.Rect {
-			return box(x+(rng.Float32()-0.5)*s*w, y+(rng.Float32()-0.5)*s*h,
-				x+w+(rng.Float32()-0.5)*s*w, y+h+(rng.Float32()-0.5)*s*h)
-		}
-		class := rng.IntN(5)
-		if rng.Float32() < 0.8 {
-			local = append(local, detection.Detection{Box: jit(0.3), Class: (class + rng.IntN(2)) % 5,
-				Score: 0.3 + 0.6*rng.Float32(), Source: detection.Source(rng.IntN(2)), TrackID: i + 1, Age: rng.IntN(5)})
-		}
-		if rng.Float32() < 0.9 {
-			cloud = append(cloud, detection.Detection{Box: jit(0.2), Class: class,
-				Score: 0.4 + 0.6*rng.Float32(), Source: detection.SourceCloud, TrackID: 1000 + i})
-		}
-	}
-	return local, cloud
-}
-
 func TestDeterminism(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	type frame struct {
@@ -382,7 +360,7 @@ func TestDeterminism(t *testing.T) {
 	}
 	var frames []frame
 	for i := range 40 {
-		l, c := scene(rng, 30)
+		l, c := fusiontest.Scene(rng, 30)
 		frames = append(frames, frame{l, c, i%7 == 0})
 	}
 	run := func(f *Fuser) [][]detection.Detection {
@@ -416,7 +394,7 @@ func TestDeterminism(t *testing.T) {
 
 func TestZeroAllocs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	local, cloud := scene(rng, 50)
+	local, cloud := fusiontest.Scene(rng, 50)
 	f := newFuser(t, paperConfig())
 	dst := make([]detection.Detection, 0, len(local)+len(cloud))
 	dst = f.Fuse(local, cloud, true, dst[:0])
@@ -438,7 +416,7 @@ func BenchmarkFuse(b *testing.B) {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(uint64(n), 3))
 			// n boxes a side: scene yields ~0.8n local and ~0.9n cloud from n objects.
-			local, cloud := scene(rng, n*5/4)
+			local, cloud := fusiontest.Scene(rng, n*5/4)
 			local, cloud = local[:min(n, len(local))], cloud[:min(n, len(cloud))]
 			f, _ := NewFuser(paperConfig())
 			dst := make([]detection.Detection, 0, len(local)+len(cloud))
