@@ -201,6 +201,62 @@ func (e *events) wait(t *testing.T, kind runner.EventKind, after time.Time, time
 	return ev
 }
 
+// backgroundRun is runner.Run (or RunStreams) on a goroutine, with its events
+// and progress lines collected for the test to wait on.
+type backgroundRun struct {
+	ev       events
+	progress lockedBuffer
+	cancel   context.CancelFunc
+	done     chan runResult
+}
+
+type runResult struct {
+	sums []runner.Summary
+	err  error
+}
+
+// startRun starts runner.RunStreams(opts, streams), or runner.Run(opts) when
+// streams is nil. opts.Progress is the run's buffer; opts.Notify, if set, is
+// called after each event is recorded. The run is cancelled at cleanup.
+func startRun(t *testing.T, opts runner.Options, streams []runner.Stream) *backgroundRun {
+	r := &backgroundRun{done: make(chan runResult, 1)}
+	notify := opts.Notify
+	opts.Progress = &r.progress
+	opts.Notify = func(e runner.Event) {
+		r.ev.add(e)
+		if notify != nil {
+			notify(e)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	t.Cleanup(cancel)
+	go func() {
+		if streams == nil {
+			sum, err := runner.Run(ctx, opts)
+			r.done <- runResult{[]runner.Summary{sum}, err}
+			return
+		}
+		sums, err := runner.RunStreams(ctx, opts, streams)
+		r.done <- runResult{sums, err}
+	}()
+	return r
+}
+
+// stop cancels the run and returns what it returned, failing the test if it
+// does not end within timeout.
+func (r *backgroundRun) stop(t *testing.T, timeout time.Duration) ([]runner.Summary, error) {
+	t.Helper()
+	r.cancel()
+	select {
+	case res := <-r.done:
+		return res.sums, res.err
+	case <-time.After(timeout):
+		t.Fatalf("the run did not end %s after cancel\nprogress:\n%s", timeout, r.progress.String())
+		return nil, nil
+	}
+}
+
 // changedPixels counts pixels of a that differ from b by more than 80 in a
 // channel: box outlines and labels, not coding noise.
 func changedPixels(a, b []byte) int {
@@ -236,35 +292,21 @@ func TestRunRTSPCameraOutageRTSPOut(t *testing.T) {
 	camURL := cam.URL("/cam")
 	defer func() { cam.Close() }()
 
-	var ev events
-	progress := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	type result struct {
-		sum runner.Summary
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		sum, err := runner.Run(ctx, runner.Options{
-			Input: camURL, Output: "rtsp://127.0.0.1:0/out",
-			Interval: 3, Threshold: -1, NMSThreshold: -1, CloudInterval: 10,
-			StallTimeout: 1500 * time.Millisecond, ReconnectMin: 250 * time.Millisecond, ReconnectMax: 2 * time.Second,
-			MetricsAddr: "127.0.0.1:0",
-			Progress:    progress, ProgressEvery: 500 * time.Millisecond,
-			Notify: ev.add,
-		})
-		done <- result{sum, err}
-	}()
-	outURL := ev.wait(t, runner.EventServing, testStart, 30*time.Second).Detail
-	metricsURL := ev.wait(t, runner.EventMetrics, testStart, 5*time.Second).Detail
-	ev.wait(t, runner.EventInputUp, testStart, 20*time.Second)
+	run := startRun(t, runner.Options{
+		Input: camURL, Output: "rtsp://127.0.0.1:0/out",
+		Interval: 3, Threshold: -1, NMSThreshold: -1, CloudInterval: 10,
+		StallTimeout: 1500 * time.Millisecond, ReconnectMin: 250 * time.Millisecond, ReconnectMax: 2 * time.Second,
+		MetricsAddr: "127.0.0.1:0", ProgressEvery: 500 * time.Millisecond,
+	}, nil)
+	outURL := run.ev.wait(t, runner.EventServing, testStart, 30*time.Second).Detail
+	metricsURL := run.ev.wait(t, runner.EventMetrics, testStart, 5*time.Second).Detail
+	run.ev.wait(t, runner.EventInputUp, testStart, 20*time.Second)
 	t.Logf("camera %s → run → %s (%.1f s after start)", camURL, outURL, time.Since(testStart).Seconds())
 
 	viewer := startClient(t, outURL)
 	defer viewer.close()
 	if !waitFor(30*time.Second, func() bool { return viewer.framesAfter(testStart) >= 15 }) {
-		t.Fatalf("viewer got %d frames; errors %v\nprogress:\n%s", viewer.framesAfter(testStart), viewer.errs, progress.String())
+		t.Fatalf("viewer got %d frames; errors %v\nprogress:\n%s", viewer.framesAfter(testStart), viewer.errs, run.progress.String())
 	}
 	t.Logf("viewer decoding (%.1f s)", time.Since(testStart).Seconds())
 
@@ -287,18 +329,18 @@ func TestRunRTSPCameraOutageRTSPOut(t *testing.T) {
 	small := cameraFramesSized(t, 480, 270)
 	down := time.Now()
 	cam.Close()
-	ev.wait(t, runner.EventInputDown, down, 10*time.Second)
+	run.ev.wait(t, runner.EventInputDown, down, 10*time.Second)
 	t.Logf("outage noticed after %.1f s", time.Since(down).Seconds())
 	time.Sleep(time.Until(down.Add(3 * time.Second)))
 	cam = startCamera(t, small, camAddr)
 	back := time.Now()
-	up := ev.wait(t, runner.EventInputUp, back, 20*time.Second)
+	up := run.ev.wait(t, runner.EventInputUp, back, 20*time.Second)
 	t.Logf("input back %.1f s after the restart (outage %.1f s)", up.Time.Sub(back).Seconds(), up.Outage.Seconds())
 
 	// Fresh frames reach the same viewer: more than the 1/s the run repeats
 	// while the camera is away.
 	if !waitFor(20*time.Second, func() bool { return viewer.framesAfter(up.Time) >= 20 }) {
-		t.Fatalf("after the outage the viewer got %d frames; errors %v\nprogress:\n%s", viewer.framesAfter(up.Time), viewer.errs, progress.String())
+		t.Fatalf("after the outage the viewer got %d frames; errors %v\nprogress:\n%s", viewer.framesAfter(up.Time), viewer.errs, run.progress.String())
 	}
 	during := viewer.framesAfter(down) - viewer.framesAfter(up.Time)
 	t.Logf("viewer: %d frames during the outage (held frames), %d after", during, viewer.framesAfter(up.Time))
@@ -329,22 +371,16 @@ func TestRunRTSPCameraOutageRTSPOut(t *testing.T) {
 		t.Errorf("received frames look like the camera's: at most %d changed pixels, want boxes drawn", best)
 	}
 
-	cancel()
-	var res result
-	select {
-	case res = <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run did not end after cancel")
+	sums, err := run.stop(t, 20*time.Second)
+	if err != nil {
+		t.Fatalf("run: %v", err)
 	}
-	if res.err != nil {
-		t.Fatalf("run: %v", res.err)
-	}
-	sum := res.sum
+	sum := sums[0]
 	t.Logf("summary: %d frames, %d boxes %v, outages %d (%.1f s), %d repeated; served %s", sum.Frames, sum.Boxes, sum.BySource, sum.Outages, sum.Downtime.Seconds(), sum.Repeated, sum.Served)
 	if sum.Outages != 1 || sum.Boxes == 0 || sum.Served != outURL || sum.Cloud == nil {
 		t.Fatalf("summary %+v", sum)
 	}
-	out := progress.String()
+	out := run.progress.String()
 	for _, want := range []string{"serving " + outURL, "input lost", "input back after"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("progress lacks %q:\n%s", want, out)

@@ -1,7 +1,6 @@
 package runner_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -64,9 +63,7 @@ func TestRunStreamsShareOneWorker(t *testing.T) {
 			nc.Close()
 		}
 	}()
-	var ev events
 	notify := func(e runner.Event) {
-		ev.add(e)
 		if e.Kind != runner.EventCloud {
 			return
 		}
@@ -91,25 +88,14 @@ func TestRunStreamsShareOneWorker(t *testing.T) {
 		{Input: cam.URL("/cam"), Output: fmt.Sprintf("rtsp://127.0.0.1:%d/cam0", port)},
 		{Input: cam.URL("/cam"), Output: fmt.Sprintf("rtsp://127.0.0.1:%d/cam1", port)},
 	}
-	progress := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	type result struct {
-		sums []runner.Summary
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		sums, err := runner.RunStreams(ctx, runner.Options{
-			Interval: 5, Threshold: -1, NMSThreshold: -1, CloudInterval: 5, Threads: 1,
-			// The small model in the worker too: replies well within
-			// reactcloud's timeout on a busy 2-core machine.
-			CloudModel:  cloudModel,
-			MetricsAddr: "127.0.0.1:0", Progress: progress, Notify: notify,
-		}, streams)
-		done <- result{sums, err}
-	}()
-	metricsURL := ev.wait(t, runner.EventMetrics, testStart, 30*time.Second).Detail
+	run := startRun(t, runner.Options{
+		Interval: 5, Threshold: -1, NMSThreshold: -1, CloudInterval: 5, Threads: 1,
+		// The small model in the worker too: replies well within
+		// reactcloud's timeout on a busy 2-core machine.
+		CloudModel:  cloudModel,
+		MetricsAddr: "127.0.0.1:0", Notify: notify,
+	}, streams)
+	metricsURL := run.ev.wait(t, runner.EventMetrics, testStart, 30*time.Second).Detail
 
 	// Both streams get replies from the one worker (read live off /metrics).
 	var page string
@@ -124,7 +110,7 @@ func TestRunStreamsShareOneWorker(t *testing.T) {
 		return metric(page, "gstreact_run_cloud_replies_total", "cam0") > 0 && metric(page, "gstreact_run_cloud_replies_total", "cam1") > 0
 	})
 	if !ok {
-		t.Fatalf("not both streams got cloud replies:\n%s\nprogress:\n%s", page, progress.String())
+		t.Fatalf("not both streams got cloud replies:\n%s\nprogress:\n%s", page, run.progress.String())
 	}
 	t.Logf("both streams answered by the cloud after %.1f s", time.Since(testStart).Seconds())
 
@@ -139,20 +125,14 @@ func TestRunStreamsShareOneWorker(t *testing.T) {
 		}
 	}
 
-	cancel()
-	var res result
-	select {
-	case res = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("RunStreams did not end after cancel")
+	sums, err := run.stop(t, 30*time.Second)
+	if err != nil {
+		t.Fatalf("run: %v", err)
 	}
-	if res.err != nil {
-		t.Fatalf("run: %v", res.err)
+	if len(sums) != 2 {
+		t.Fatalf("%d summaries", len(sums))
 	}
-	if len(res.sums) != 2 {
-		t.Fatalf("%d summaries", len(res.sums))
-	}
-	for i, s := range res.sums {
+	for i, s := range sums {
 		id := fmt.Sprintf("cam%d", i)
 		t.Logf("%s: %d frames, %d boxes %v, cloud replies %v, served %s", s.Stream, s.Frames, s.Boxes, s.BySource, s.Cloud["replies"], s.Served)
 		if s.Stream != id || s.Frames == 0 || s.Cloud == nil || !strings.Contains(s.Pipeline, `stream-id="`+id+`"`) {
@@ -166,8 +146,8 @@ func TestRunStreamsShareOneWorker(t *testing.T) {
 		t.Errorf("requests by stream id %v, want cam0 and cam1", requests)
 	}
 	for _, want := range []string{"cam0: frames", "cam1: frames", "cam0: serving rtsp://", "cam1: serving rtsp://"} {
-		if !strings.Contains(progress.String(), want) {
-			t.Errorf("progress lacks %q:\n%s", want, progress.String())
+		if !strings.Contains(run.progress.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, run.progress.String())
 		}
 	}
 	t.Logf("took %.1f s", time.Since(testStart).Seconds())
@@ -182,42 +162,25 @@ func TestRunRTSPCameraLateStart(t *testing.T) {
 	testStart := time.Now()
 	frames := cameraFrames(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	var ev events
-	progress := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	type result struct {
-		sum runner.Summary
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		sum, err := runner.Run(ctx, runner.Options{
-			Input: "rtsp://" + addr + "/cam", NoCloud: true, Interval: 5, Threshold: -1, NMSThreshold: -1,
-			StallTimeout: time.Second, ReconnectMax: time.Second, Progress: progress, Notify: ev.add,
-		})
-		done <- result{sum, err}
-	}()
-	if !waitFor(20*time.Second, func() bool { return strings.Contains(progress.String(), "cannot connect to the input yet") }) {
-		t.Fatalf("no line about the missing camera:\n%s", progress.String())
+	run := startRun(t, runner.Options{
+		Input: "rtsp://" + addr + "/cam", NoCloud: true, Interval: 5, Threshold: -1, NMSThreshold: -1,
+		StallTimeout: time.Second, ReconnectMax: time.Second,
+	}, nil)
+	if !waitFor(20*time.Second, func() bool { return strings.Contains(run.progress.String(), "cannot connect to the input yet") }) {
+		t.Fatalf("no line about the missing camera:\n%s", run.progress.String())
 	}
 	camStart := time.Now()
 	cam := startCamera(t, frames, addr)
 	defer cam.Close()
-	up := ev.wait(t, runner.EventInputUp, testStart, 20*time.Second)
+	up := run.ev.wait(t, runner.EventInputUp, testStart, 20*time.Second)
 	t.Logf("camera picked up %.1f s after it started", up.Time.Sub(camStart).Seconds())
 	time.Sleep(2 * time.Second)
-	cancel()
-	var res result
-	select {
-	case res = <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run did not end after cancel")
+	sums, err := run.stop(t, 20*time.Second)
+	sum := sums[0]
+	if err != nil || sum.Frames == 0 || sum.Outages != 0 {
+		t.Fatalf("run: %v, summary %+v\n%s", err, sum, run.progress.String())
 	}
-	if res.err != nil || res.sum.Frames == 0 || res.sum.Outages != 0 {
-		t.Fatalf("run: %v, summary %+v\n%s", res.err, res.sum, progress.String())
-	}
-	t.Logf("%d frames; took %.1f s", res.sum.Frames, time.Since(testStart).Seconds())
+	t.Logf("%d frames; took %.1f s", sum.Frames, time.Since(testStart).Seconds())
 }
 
 // TestRunRTSPCameraStallReconnects: the camera's server stays up but its
@@ -248,26 +211,14 @@ func TestRunRTSPCameraStallReconnects(t *testing.T) {
 	send := sender()
 	defer func() { send.SetState(gst.StateNull) }()
 
-	var ev events
-	progress := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	type result struct {
-		sum runner.Summary
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		sum, err := runner.Run(ctx, runner.Options{
-			Input: cam.URL("/cam"), NoCloud: true, Interval: 5, Threshold: -1, NMSThreshold: -1,
-			StallTimeout: time.Second, ReconnectMax: time.Second, Progress: progress, Notify: ev.add,
-		})
-		done <- result{sum, err}
-	}()
-	ev.wait(t, runner.EventInputUp, testStart, 20*time.Second)
+	run := startRun(t, runner.Options{
+		Input: cam.URL("/cam"), NoCloud: true, Interval: 5, Threshold: -1, NMSThreshold: -1,
+		StallTimeout: time.Second, ReconnectMax: time.Second,
+	}, nil)
+	run.ev.wait(t, runner.EventInputUp, testStart, 20*time.Second)
 	stop := time.Now()
 	send.SetState(gst.StateNull)
-	downEv := ev.wait(t, runner.EventInputDown, stop, 10*time.Second)
+	downEv := run.ev.wait(t, runner.EventInputDown, stop, 10*time.Second)
 	t.Logf("stall noticed %.1f s after the frames stopped: %s", downEv.Time.Sub(stop).Seconds(), downEv.Detail)
 	if !strings.Contains(downEv.Detail, "no frame for") {
 		t.Errorf("outage reason %q", downEv.Detail)
@@ -275,18 +226,13 @@ func TestRunRTSPCameraStallReconnects(t *testing.T) {
 	time.Sleep(time.Until(stop.Add(4 * time.Second)))
 	restart := time.Now()
 	send = sender()
-	up := ev.wait(t, runner.EventInputUp, restart, 20*time.Second)
+	up := run.ev.wait(t, runner.EventInputUp, restart, 20*time.Second)
 	t.Logf("frames back %.1f s after the sender restarted", up.Time.Sub(restart).Seconds())
 	time.Sleep(time.Second)
-	cancel()
-	var res result
-	select {
-	case res = <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run did not end after cancel")
+	sums, err := run.stop(t, 20*time.Second)
+	sum := sums[0]
+	if err != nil || sum.Outages != 1 {
+		t.Fatalf("run: %v, summary %+v\n%s", err, sum, run.progress.String())
 	}
-	if res.err != nil || res.sum.Outages != 1 {
-		t.Fatalf("run: %v, summary %+v\n%s", res.err, res.sum, progress.String())
-	}
-	t.Logf("%d frames, %d held; took %.1f s\n%s", res.sum.Frames, res.sum.Repeated, time.Since(testStart).Seconds(), progress.String())
+	t.Logf("%d frames, %d held; took %.1f s\n%s", sum.Frames, sum.Repeated, time.Since(testStart).Seconds(), run.progress.String())
 }
