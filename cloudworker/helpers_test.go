@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gst-react/gst-react/internal/natsserver"
+	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
 	"github.com/gst-react/gst-react/internal/testassets"
 	"github.com/gst-react/gst-react/internal/wire"
 )
@@ -38,12 +39,7 @@ func testLogger() *slog.Logger {
 
 func startNATS(t testing.TB) *natsserver.Server {
 	t.Helper()
-	s, err := natsserver.Start(natsserver.Options{NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	return s
+	return natsservertest.Start(t, natsserver.Options{NoLog: true})
 }
 
 // newWorker makes and starts a worker on url with the given model; mod
@@ -75,12 +71,7 @@ func newWorker(t testing.TB, url, model string, mod func(*Options)) *Worker {
 
 func connect(t testing.TB, url string) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.RetryOnFailedConnect(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
+	return natsservertest.Connect(t, url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.RetryOnFailedConnect(true))
 }
 
 var (

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/natsserver"
+	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
 	"github.com/gst-react/gst-react/internal/onnx/onnxtest"
 	"github.com/gst-react/gst-react/internal/testassets"
 	"github.com/gst-react/gst-react/internal/wire"
@@ -364,11 +365,7 @@ func TestWorkerBeforeServerAndRestart(t *testing.T) {
 	if w.Stats().Connected {
 		t.Fatal("connected to a server that does not exist")
 	}
-	srv, err := natsserver.Start(natsserver.Options{Port: port, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := natsservertest.Start(t, natsserver.Options{Port: port, NoLog: true})
 	waitFor(t, "worker to connect", 10*time.Second, func() bool { return w.Stats().Connected })
 
 	nc := connect(t, url)

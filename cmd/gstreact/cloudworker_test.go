@@ -19,6 +19,7 @@ import (
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/mot"
 	"github.com/gst-react/gst-react/internal/natsserver"
+	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -162,11 +163,7 @@ func checkPersons(t *testing.T, rep wire.Reply) {
 func TestCloudworkerCommand(t *testing.T) {
 	msg := frameRequest(t)
 	log := captureCloudworkerLog(t)
-	srv, err := natsserver.Start(natsserver.Options{NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true})
 	var cmd *command
 	for i := range commands {
 		if commands[i].name == "cloudworker" {
@@ -194,11 +191,7 @@ func TestCloudworkerCommand(t *testing.T) {
 			return nil, false
 		}
 	}
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := natsservertest.Connect(t, srv.ClientURL())
 
 	rep := waitServing(t, nc, msg, exited)
 	checkPersons(t, rep)
@@ -245,11 +238,7 @@ func TestCloudworkerCommand(t *testing.T) {
 // still gets its boxes, and the process exits 0.
 func TestCloudworkerBinarySIGTERM(t *testing.T) {
 	msg := frameRequest(t)
-	srv, err := natsserver.Start(natsserver.Options{NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true})
 	const extra = time.Second
 	c := exec.Command(os.Args[0], "cloudworker", "--nats", srv.ClientURL(), "--model", "yolox_nano_416x416",
 		"--extra-latency", extra.String(), "--worker-id", "sigterm-test")
@@ -267,11 +256,7 @@ func TestCloudworkerBinarySIGTERM(t *testing.T) {
 			t.Logf("child output:\n%s", stderr.String())
 		}
 	})
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := natsservertest.Connect(t, srv.ClientURL())
 	var exitErr error
 	rep := waitServing(t, nc, msg, func() (error, bool) {
 		select {

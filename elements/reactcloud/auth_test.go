@@ -15,6 +15,7 @@ import (
 	"github.com/gst-react/gst-react/cloudworker"
 	"github.com/gst-react/gst-react/internal/natsauth"
 	"github.com/gst-react/gst-react/internal/natsserver"
+	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
 	"github.com/gst-react/gst-react/internal/pipetest"
 	"github.com/gst-react/gst-react/internal/runner"
 	"github.com/gst-react/gst-react/internal/testassets"
@@ -29,12 +30,8 @@ func secureServer(t *testing.T) (*natsserver.Server, natsserver.TestCerts) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := natsserver.Start(natsserver.Options{NoLog: true, Token: token,
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true, Token: token,
 		TLSCertFile: certs.ServerCertFile, TLSKeyFile: certs.ServerKeyFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
 	return srv, certs
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/launch"
 	"github.com/gst-react/gst-react/internal/natsserver"
+	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
 	"github.com/gst-react/gst-react/internal/pipetest"
 	"github.com/gst-react/gst-react/internal/publish"
 	"github.com/gst-react/gst-react/internal/runner"
@@ -277,7 +278,7 @@ func streamFrames(t *testing.T, url, subject string) []uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	defer nc.Close() // called several times a test: do not keep connections
 	js, _ := jetstream.New(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -335,11 +336,7 @@ func TestPublishJetStreamNothingLost(t *testing.T) {
 	for _, disrupt := range []string{"consumer", "server"} {
 		t.Run(disrupt+"-restart", func(t *testing.T) {
 			const n = 180
-			srv, err := natsserver.Start(natsserver.Options{NoLog: true, StoreDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Shutdown()
+			srv := natsservertest.Start(t, natsserver.Options{NoLog: true, StoreDir: t.TempDir()})
 			url, subject := srv.ClientURL(), "react.detections.cam-js"
 			c := &jsConsumer{url: url, durable: "viewer", subject: subject, got: map[uint64]int{}}
 			c.start(t)
@@ -418,16 +415,8 @@ func TestPublishJetStreamNothingLost(t *testing.T) {
 // record carries its own stream id, on its own subject.
 func TestTwoStreamsOneServer(t *testing.T) {
 	const n = 30
-	srv, err := natsserver.Start(natsserver.Options{NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true})
+	nc := natsservertest.Connect(t, srv.ClientURL())
 	ch := make(chan *nats.Msg, 4*n)
 	if _, err := nc.ChanSubscribe("react.detections.>", ch); err != nil {
 		t.Fatal(err)

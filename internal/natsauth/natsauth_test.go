@@ -11,6 +11,7 @@ import (
 
 	"github.com/gst-react/gst-react/internal/natsauth"
 	"github.com/gst-react/gst-react/internal/natsserver"
+	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
 )
 
 func TestValidateSaysWhatToFix(t *testing.T) {
@@ -93,12 +94,8 @@ func TestConnectTokenOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := natsserver.Start(natsserver.Options{NoLog: true, Token: "right-token",
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true, Token: "right-token",
 		TLSCertFile: certs.ServerCertFile, TLSKeyFile: certs.ServerKeyFile, TLSCAFile: certs.CAFile, TLSVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
 	connect := func(o natsauth.Options) (*nats.Conn, error) {
 		opts, err := o.NATSOptions()
 		if err != nil {

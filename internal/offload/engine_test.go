@@ -22,6 +22,7 @@ import (
 	"github.com/gst-react/gst-react/internal/frame"
 	"github.com/gst-react/gst-react/internal/mot"
 	"github.com/gst-react/gst-react/internal/natsserver"
+	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -128,12 +129,7 @@ func (c *clip) truth(n uint64) []detection.Detection {
 }
 
 func startNATS(t testing.TB) *natsserver.Server {
-	s, err := natsserver.Start(natsserver.Options{NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	return s
+	return natsservertest.Start(t, natsserver.Options{NoLog: true})
 }
 
 // scriptedWorker answers requests on the default subject. reply builds the
@@ -576,11 +572,7 @@ func TestDuplicateRepliesIgnored(t *testing.T) {
 	c := loadClip(t)
 	s := startNATS(t)
 	w := startWorker(t, s.ClientURL(), func(req *wire.Request) []byte { return okReply(t, req, c.truth(req.Frame)) })
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := natsservertest.Connect(t, s.ClientURL())
 	var dups atomic.Int64
 	if _, err := nc.Subscribe(wire.DefaultRequestSubject, func(m *nats.Msg) {
 		req, err := wire.DecodeRequest(m.Data, wire.DefaultLimits())
@@ -633,11 +625,7 @@ func TestDuplicateRepliesIgnored(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	s := startNATS(t)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := natsservertest.Connect(t, s.ClientURL())
 	for _, tc := range []struct {
 		mod  func(*Config)
 		want string

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gst-react/gst-react/internal/natsauth"
 	"github.com/gst-react/gst-react/internal/natsserver"
+	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
 )
 
 // Token auth over TLS publishes; a wrong token is reported as the server's
@@ -16,12 +17,8 @@ func TestAuthTokenOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := natsserver.Start(natsserver.Options{NoLog: true, Token: "good-t0ken-123",
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true, Token: "good-t0ken-123",
 		TLSCertFile: certs.ServerCertFile, TLSKeyFile: certs.ServerKeyFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
 
 	c := DefaultConfig()
 	c.Server, c.StreamID = srv.ClientURL(), "camA"

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gst-react/gst-react/internal/natsserver"
+	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
 )
 
 func record(t testing.TB, stream string, frame uint64) []byte {
@@ -151,10 +152,7 @@ func TestUnwritableLocation(t *testing.T) {
 
 // A full queue drops the newest records and counts them; nothing blocks.
 func TestDropWhenFull(t *testing.T) {
-	srv, err := natsserver.Start(natsserver.Options{NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true})
 	url := srv.ClientURL()
 	srv.Shutdown() // nobody there: records pile up
 	c := DefaultConfig()
@@ -182,16 +180,8 @@ func TestDropWhenFull(t *testing.T) {
 }
 
 func TestCoreNATS(t *testing.T) {
-	srv, err := natsserver.Start(natsserver.Options{NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	sub, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true})
+	sub := natsservertest.Connect(t, srv.ClientURL())
 	ch := make(chan *nats.Msg, 1000)
 	s, _ := sub.ChanSubscribe("react.detections.>", ch)
 	sub.Flush()
@@ -229,7 +219,7 @@ func streamFrames(t *testing.T, url, stream string) map[string][]uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	defer nc.Close() // called several times a test: do not keep connections
 	js, _ := jetstream.New(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -281,11 +271,7 @@ func checkFrames(t *testing.T, frames []uint64, n int) {
 // Restarting the JetStream server mid-stream loses nothing and stores
 // nothing twice: unacknowledged records stay queued and are retried.
 func TestJetStreamSurvivesServerRestart(t *testing.T) {
-	srv, err := natsserver.Start(natsserver.Options{NoLog: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true, StoreDir: t.TempDir()})
 	c := DefaultConfig()
 	c.Server, c.JetStream, c.StreamID = srv.ClientURL(), true, "cam1"
 	p := newPub(t, c)
@@ -323,11 +309,7 @@ func TestJetStreamSurvivesServerRestart(t *testing.T) {
 
 // Started before its server: records wait, then all go out once it is up.
 func TestJetStreamServerLate(t *testing.T) {
-	srv, err := natsserver.Start(natsserver.Options{NoLog: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true, StoreDir: t.TempDir()})
 	srv.Shutdown()
 	c := DefaultConfig()
 	c.Server, c.JetStream, c.Subject, c.JetStreamStream = srv.ClientURL(), true, "site.cams.x", "SITE"
@@ -346,16 +328,8 @@ func TestJetStreamServerLate(t *testing.T) {
 
 // A stream that exists but cannot take the subject is a configuration error.
 func TestJetStreamConfigErrors(t *testing.T) {
-	srv, err := natsserver.Start(natsserver.Options{NoLog: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true, StoreDir: t.TempDir()})
+	nc := natsservertest.Connect(t, srv.ClientURL())
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: DefaultJetStreamStream, Subjects: []string{"other.>"}}); err != nil {
@@ -392,11 +366,7 @@ func TestJetStreamConfigErrors(t *testing.T) {
 }
 
 func TestJetStreamNotEnabled(t *testing.T) {
-	srv, err := natsserver.Start(natsserver.Options{NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true})
 	c := DefaultConfig()
 	c.Server, c.JetStream, c.DrainTimeout = srv.ClientURL(), true, 200*time.Millisecond
 	p := newPub(t, c)
