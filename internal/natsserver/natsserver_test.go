@@ -1,4 +1,4 @@
-package natsserver
+package natsserver_test
 
 import (
 	"bytes"
@@ -9,42 +9,24 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/gst-react/gst-react/internal/natsserver"
+	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
 )
 
-func start(t *testing.T, o Options) *Server {
-	t.Helper()
-	o.NoLog = true
-	s, err := Start(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
-
-func connect(t *testing.T, url string, opts ...nats.Option) *nats.Conn {
-	t.Helper()
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
-
 func TestStartRandomPortRequestReply(t *testing.T) {
-	s := start(t, Options{})
+	s := natsservertest.Start(t, natsserver.Options{NoLog: true})
 	if s.Port() <= 0 || s.ClientURL() != "nats://127.0.0.1:"+strconv.Itoa(s.Port()) {
 		t.Fatalf("port %d, url %s", s.Port(), s.ClientURL())
 	}
-	nc := connect(t, s.ClientURL())
+	nc := natsservertest.Connect(t, s.ClientURL())
 	if _, err := nc.Subscribe("echo", func(m *nats.Msg) { m.Respond(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 	// Larger than NATS's 1 MiB default: the embedded server allows 8 MiB.
 	big := bytes.Repeat([]byte{7}, 3<<20)
-	if got := nc.MaxPayload(); got != DefaultMaxPayload {
-		t.Fatalf("max payload %d, want %d", got, DefaultMaxPayload)
+	if got := nc.MaxPayload(); got != natsserver.DefaultMaxPayload {
+		t.Fatalf("max payload %d, want %d", got, natsserver.DefaultMaxPayload)
 	}
 	rep, err := nc.Request("echo", big, 5*time.Second)
 	if err != nil {
@@ -63,7 +45,7 @@ func TestPortTaken(t *testing.T) {
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port
 	t0 := time.Now()
-	_, err = Start(Options{Port: port, NoLog: true})
+	_, err = natsserver.Start(natsserver.Options{Port: port, NoLog: true})
 	if err == nil {
 		t.Fatal("started on a taken port")
 	}
@@ -76,18 +58,18 @@ func TestPortTaken(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
-	for _, o := range []Options{{Port: -1}, {Port: 70000}, {MaxPayload: -5}, {MaxPayload: 1 << 30}} {
-		if _, err := Start(o); err == nil {
+	for _, o := range []natsserver.Options{{Port: -1}, {Port: 70000}, {MaxPayload: -5}, {MaxPayload: 1 << 30}} {
+		if _, err := natsserver.Start(o); err == nil {
 			t.Errorf("Start(%+v) succeeded", o)
 		}
 	}
 }
 
 func TestRestartSamePortClientsReconnect(t *testing.T) {
-	s := start(t, Options{})
+	s := natsservertest.Start(t, natsserver.Options{NoLog: true})
 	url := s.ClientURL()
 	reconnected := make(chan struct{}, 1)
-	nc := connect(t, url, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond),
+	nc := natsservertest.Connect(t, url, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond),
 		nats.ReconnectHandler(func(*nats.Conn) { reconnected <- struct{}{} }))
 	if _, err := nc.Subscribe("ping", func(m *nats.Msg) { m.Respond([]byte("pong")) }); err != nil {
 		t.Fatal(err)
@@ -98,7 +80,7 @@ func TestRestartSamePortClientsReconnect(t *testing.T) {
 		t.Fatal("running after Shutdown")
 	}
 	// The port is free again once Shutdown returns: a new server can take it.
-	s2, err := Start(Options{Port: s.Port(), NoLog: true})
+	s2, err := natsserver.Start(natsserver.Options{Port: s.Port(), NoLog: true})
 	if err != nil {
 		t.Fatalf("new server on the old port: %v", err)
 	}
@@ -122,8 +104,8 @@ func TestRestartSamePortClientsReconnect(t *testing.T) {
 }
 
 func TestJetStream(t *testing.T) {
-	s := start(t, Options{StoreDir: t.TempDir()})
-	nc := connect(t, s.ClientURL())
+	s := natsservertest.Start(t, natsserver.Options{NoLog: true, StoreDir: t.TempDir()})
+	nc := natsservertest.Connect(t, s.ClientURL())
 	js, err := nc.JetStream()
 	if err != nil {
 		t.Fatal(err)
