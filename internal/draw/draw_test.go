@@ -9,11 +9,6 @@ import (
 	"github.com/gst-react/gst-react/internal/frame"
 )
 
-var allFormats = []frame.Format{
-	frame.RGB, frame.BGR, frame.RGBx, frame.BGRx, frame.XRGB, frame.XBGR,
-	frame.RGBA, frame.BGRA, frame.ARGB, frame.ABGR, frame.I420, frame.NV12,
-}
-
 // padded is an odd-sized frame laid out the awkward way a decoder might:
 // odd plane offsets, row padding that is not a multiple of the pixel size,
 // and junk before, between and after the planes.
@@ -222,7 +217,7 @@ func TestDetectionChangesOnlyNearBox(t *testing.T) {
 		{"right edge", rect{250, 100, 400, 200}},
 		{"bottom-left corner", rect{-20, 150, 60, 300}},
 	}
-	for _, fm := range allFormats {
+	for _, fm := range frame.Formats() {
 		for _, l := range layouts(fm) {
 			for _, src := range []detection.Source{detection.SourceEdge, detection.SourceTracked, detection.SourceCloud} {
 				for _, pl := range placements {
@@ -302,7 +297,7 @@ func within(got uint8, want float64, tol float64) bool { return math.Abs(float64
 
 func TestEdgeColour(t *testing.T) {
 	p := NewPainter()
-	for _, fm := range allFormats {
+	for _, fm := range frame.Formats() {
 		for class := range 25 {
 			c := ClassColor(class)
 			f := padded(fm, 321, 241)
@@ -437,7 +432,7 @@ func TestClipping(t *testing.T) {
 		{detection.Rect{X1: 320, Y1: 240, X2: 1000, Y2: 1000}, true, false}, // one pixel in the corner
 		{detection.Rect{X1: 5, Y1: 5, X2: 6, Y2: 6}, true, false},           // single pixel
 	}
-	for _, fm := range allFormats {
+	for _, fm := range frame.Formats() {
 		f := padded(fm, 321, 241)
 		background(&f)
 		before := snapshot(&f)

@@ -45,6 +45,15 @@ func ParseFormat(name string) (Format, error) {
 	return FormatUnknown, fmt.Errorf("unsupported video format %q (supported: %s)", name, CapsFormatList)
 }
 
+// Formats lists every supported format, in caps-list order.
+func Formats() []Format {
+	all := make([]Format, 0, len(formatNames)-1)
+	for f := RGB; f <= NV12; f++ {
+		all = append(all, f)
+	}
+	return all
+}
+
 // CapsFormatList is the caps "format" list of every supported format.
 const CapsFormatList = "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, I420, NV12 }"
 

@@ -13,11 +13,6 @@ import (
 	"github.com/gst-react/gst-react/internal/frame"
 )
 
-var allFormats = []frame.Format{
-	frame.RGB, frame.BGR, frame.RGBx, frame.BGRx, frame.XRGB, frame.XBGR,
-	frame.RGBA, frame.BGRA, frame.ARGB, frame.ABGR, frame.I420, frame.NV12,
-}
-
 // rgbImage is a plain w x h R,G,B image, the ground truth the tests encode
 // into every frame format.
 type rgbImage struct {
@@ -282,7 +277,7 @@ func TestLetterboxFormats(t *testing.T) {
 	for _, gm := range geometries {
 		noise := noiseImage(rng, gm.sw, gm.sh)
 		smooth := smoothImage(rng, gm.sw, gm.sh)
-		for _, f := range allFormats {
+		for _, f := range frame.Formats() {
 			t.Run(fmt.Sprintf("%s/%dx%d_to_%dx%d", f, gm.sw, gm.sh, gm.dw, gm.dh), func(t *testing.T) {
 				lb := NewLetterbox(gm.dw, gm.dh)
 				dst := nanTensor(lb.TensorLen())
@@ -614,7 +609,7 @@ func naturalFrame(f frame.Format, w, h int) frame.Frame {
 }
 
 func BenchmarkLetterbox(b *testing.B) {
-	for _, f := range allFormats {
+	for _, f := range frame.Formats() {
 		b.Run(f.String(), func(b *testing.B) {
 			fr := naturalFrame(f, 1920, 1080)
 			lb := NewLetterbox(416, 416)
