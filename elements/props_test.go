@@ -9,8 +9,9 @@ import (
 )
 
 // Every property reads back what was written, on the element behind it (the
-// property tables pair each spec with its setting by hand). Values are
-// exact in float32, which some settings are kept in.
+// property tables pair each spec with its setting by hand). reactcloud keeps
+// its fusion settings in float32: 0.9 and 0.15 are not exact there and must
+// still read back as written.
 func TestPropertiesReadBackWhatWasSet(t *testing.T) {
 	if err := runner.Init(); err != nil {
 		t.Fatal(err)
@@ -21,7 +22,7 @@ func TestPropertiesReadBackWhatWasSet(t *testing.T) {
 		"reacttrack":   {"scale": uint(2), "grid-size": uint(5), "levels": uint(2), "max-fb-error": 3.5, "iou-threshold": 0.4},
 		"reactoverlay": {"thickness": uint(4), "show-labels": false, "min-score": 0.25},
 		"reactcloud": {"server": "nats://10.0.0.1:4222", "subject": "tenant-a.detect", "stream-id": "cam-7", "interval": uint(12),
-			"max-inflight": uint(3), "timeout": uint(2500), "jpeg-quality": uint(70), "decay": 0.75, "min-score": 0.375},
+			"max-inflight": uint(3), "timeout": uint(2500), "jpeg-quality": uint(70), "decay": 0.9, "min-score": 0.15, "iou-threshold": 0.45},
 		"reactpublish": {"location": "/tmp/out.jsonl", "subject": "tenant-a.out", "stream-id": "cam-7", "jetstream": true,
 			"max-pending": uint(99), "every-frame": false},
 	}
