@@ -14,12 +14,7 @@ import (
 )
 
 func captureBench(t *testing.T) (stdout, stderr *bytes.Buffer) {
-	t.Helper()
-	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
-	oldOut, oldErr := benchStdout, benchStderr
-	benchStdout, benchStderr = stdout, stderr
-	t.Cleanup(func() { benchStdout, benchStderr = oldOut, oldErr })
-	return stdout, stderr
+	return captureOutput(t, &benchStdout, &benchStderr)
 }
 
 func TestBenchFlags(t *testing.T) {

@@ -16,12 +16,7 @@ import (
 )
 
 func captureEval(t *testing.T) (stdout, stderr *bytes.Buffer) {
-	t.Helper()
-	stdout, stderr = &bytes.Buffer{}, &bytes.Buffer{}
-	oldOut, oldErr := evalStdout, evalStderr
-	evalStdout, evalStderr = stdout, stderr
-	t.Cleanup(func() { evalStdout, evalStderr = oldOut, oldErr })
-	return stdout, stderr
+	return captureOutput(t, &evalStdout, &evalStderr)
 }
 
 func TestEvalFlags(t *testing.T) {
