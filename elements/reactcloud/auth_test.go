@@ -24,12 +24,9 @@ import (
 const token = "s3cret-t0ken-4711"
 
 // secureServer runs an embedded NATS server that requires token and TLS.
-func secureServer(t *testing.T) (*natsserver.Server, natsserver.TestCerts) {
+func secureServer(t *testing.T) (*natsserver.Server, natsservertest.Certs) {
 	t.Helper()
-	certs, err := natsserver.WriteTestCerts(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	certs := natsservertest.WriteCerts(t)
 	srv := natsservertest.Start(t, natsserver.Options{NoLog: true, Token: token,
 		TLSCertFile: certs.ServerCertFile, TLSKeyFile: certs.ServerKeyFile})
 	return srv, certs

@@ -90,10 +90,7 @@ func TestRedact(t *testing.T) {
 // A real server with token auth over mutual TLS: the right settings connect,
 // a wrong token is an authorization violation, a missing CA fails TLS.
 func TestConnectTokenOverTLS(t *testing.T) {
-	certs, err := natsserver.WriteTestCerts(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	certs := natsservertest.WriteCerts(t)
 	srv := natsservertest.Start(t, natsserver.Options{NoLog: true, Token: "right-token",
 		TLSCertFile: certs.ServerCertFile, TLSKeyFile: certs.ServerKeyFile, TLSCAFile: certs.CAFile, TLSVerify: true})
 	connect := func(o natsauth.Options) (*nats.Conn, error) {

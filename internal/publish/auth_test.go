@@ -13,10 +13,7 @@ import (
 // Token auth over TLS publishes; a wrong token is reported as the server's
 // refusal (authorization violation) without the token, and records wait.
 func TestAuthTokenOverTLS(t *testing.T) {
-	certs, err := natsserver.WriteTestCerts(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	certs := natsservertest.WriteCerts(t)
 	srv := natsservertest.Start(t, natsserver.Options{NoLog: true, Token: "good-t0ken-123",
 		TLSCertFile: certs.ServerCertFile, TLSKeyFile: certs.ServerKeyFile})
 

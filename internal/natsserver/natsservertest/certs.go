@@ -1,4 +1,4 @@
-package natsserver
+package natsservertest
 
 import (
 	"crypto/ecdsa"
@@ -12,19 +12,30 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 )
 
-// TestCerts are PEM files made by WriteTestCerts: a CA, a server certificate
+// Certs are PEM files made by WriteCerts: a CA, a server certificate
 // for 127.0.0.1 and localhost, and a client certificate, all signed by the CA.
-type TestCerts struct {
+type Certs struct {
 	CAFile, ServerCertFile, ServerKeyFile, ClientCertFile, ClientKeyFile string
 }
 
-// WriteTestCerts generates a throw-away CA with a server and a client
-// certificate (ECDSA P-256, valid for a day) into dir, for tests of TLS.
-func WriteTestCerts(dir string) (TestCerts, error) {
-	c := TestCerts{
+// WriteCerts generates a throw-away CA with a server and a client
+// certificate (ECDSA P-256, valid for a day) into a temporary folder of t,
+// for tests of TLS.
+func WriteCerts(t testing.TB) Certs {
+	t.Helper()
+	c, err := writeCerts(t.TempDir())
+	if err != nil {
+		t.Fatalf("making test certificates: %v", err)
+	}
+	return c
+}
+
+func writeCerts(dir string) (Certs, error) {
+	c := Certs{
 		CAFile:         filepath.Join(dir, "ca.pem"),
 		ServerCertFile: filepath.Join(dir, "server.pem"),
 		ServerKeyFile:  filepath.Join(dir, "server-key.pem"),
