@@ -92,9 +92,11 @@ func TestWrongTokenWarnsEdgeOnly(t *testing.T) {
 	if n := len(res.Frames["sink.sink"]); n != 45 {
 		t.Errorf("%d frames passed, want 45", n)
 	}
-	warned := false
+	warned := 0
 	for _, w := range res.Warnings {
-		warned = warned || strings.Contains(strings.ToLower(w), "authorization violation")
+		if strings.Contains(strings.ToLower(w), "authorization violation") {
+			warned++
+		}
 		if strings.Contains(w, wrong) || strings.Contains(w, token) {
 			t.Errorf("warning shows the token: %s", w)
 		}
@@ -104,8 +106,10 @@ func TestWrongTokenWarnsEdgeOnly(t *testing.T) {
 			t.Errorf("message shows the token: %s", m.Raw)
 		}
 	}
-	if !warned {
-		t.Errorf("no warning names the authorization violation; warnings: %v", res.Warnings)
+	// Said once: nats.go retries every ReconnectWait, and the engine's own
+	// down event carries the same reason.
+	if warned != 1 {
+		t.Errorf("%d warnings name the authorization violation, want 1; warnings: %q", warned, res.Warnings)
 	}
 }
 

@@ -144,6 +144,10 @@ type Element struct {
 	done   chan struct{}
 	relay  sync.WaitGroup
 	state  streaming
+	// The NATS server's last refusal (bad credentials or TLS), redacted;
+	// nil while connected. The cloud-down warning it causes says which
+	// properties to check.
+	refusal atomic.Pointer[string]
 }
 
 // Register adds reactcloud to plugin (nil: register in-process).
@@ -191,10 +195,10 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 		return false
 	}
 	server := natsauth.Redact(s.server)
-	var lastRefusal atomic.Pointer[string] // the refusal last warned about; nil once connected
+	e.refusal.Store(nil)
 	setConnected := func(up bool, reason string) {
 		if up {
-			lastRefusal.Store(nil)
+			e.refusal.Store(nil)
 		}
 		if eng := e.engine.Load(); eng != nil {
 			eng.SetConnected(up, s.auth.RedactIn(reason, s.server))
@@ -205,14 +209,10 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 			return
 		}
 		reason := s.auth.RedactIn("NATS server at "+server+" refused the connection: "+err.Error(), s.server)
+		e.refusal.Store(&reason)
+		// The engine warns once when the cloud goes down; nats.go retries
+		// every ReconnectWait with the same refusal.
 		setConnected(false, reason)
-		// The engine warns only when the cloud goes down; a refusal
-		// before the first connect would go unsaid. Warn once per
-		// distinct refusal (nats.go retries every ReconnectWait).
-		if prev := lastRefusal.Swap(&reason); prev == nil || *prev != reason {
-			e.Warning("Cloud unavailable, output continues edge-only: "+reason,
-				"check the user/password, token, creds-file, nkey-seed-file and tls-* properties; reactcloud keeps retrying")
-		}
 	}
 	authOpts = append(authOpts,
 		// The server's refusal (e.g. "authorization violation") says
@@ -237,6 +237,10 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	}
 	e.nc = nc
 	e.engine.Store(eng)
+	if r := e.refusal.Load(); r != nil {
+		// Refused before the engine existed: it starts out knowing.
+		eng.SetConnected(false, *r)
+	}
 	e.done = make(chan struct{})
 	e.relay.Add(1)
 	go e.relayEvents(eng, e.done, &e.relay)
@@ -324,8 +328,11 @@ func (e *Element) relayEvents(eng *offload.Engine, done chan struct{}, exited *s
 		case ev := <-eng.Events():
 			switch ev.Kind {
 			case offload.EventCloudDown:
-				e.Warning("Cloud unavailable, output continues edge-only: "+ev.Reason,
-					"reactcloud recovers by itself when replies come back")
+				hint := "reactcloud recovers by itself when replies come back"
+				if r := e.refusal.Load(); r != nil && *r == ev.Reason {
+					hint = "check the user/password, token, creds-file, nkey-seed-file and tls-* properties; reactcloud keeps retrying"
+				}
+				e.Warning("Cloud unavailable, output continues edge-only: "+ev.Reason, hint)
 				e.PostText(txt.Begin("reactcloud-cloud").String("state", "down").String("reason", ev.Reason).Bytes())
 			case offload.EventCloudUp:
 				cat.LogInfo("cloud is up")
