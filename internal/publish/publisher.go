@@ -360,6 +360,11 @@ func (p *Publisher) openNATS() (sink, error) {
 		nats.ConnectHandler(func(*nats.Conn) { up() }),
 		nats.ReconnectHandler(func(*nats.Conn) { up() }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			select {
+			case <-p.closing:
+				return // our own Close, not a lost connection
+			default:
+			}
 			reason := "lost the connection to the NATS server at " + server
 			if err != nil {
 				reason += ": " + p.cfg.Auth.RedactIn(err.Error(), p.cfg.Server)

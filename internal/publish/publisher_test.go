@@ -197,6 +197,17 @@ func TestCoreNATS(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Closing is not losing the server: no down state, no down event (nats.go
+	// runs its disconnect callback after Close, on its own goroutine).
+	time.Sleep(300 * time.Millisecond)
+	if st := p.Stats(); st.State == "down" {
+		t.Errorf("after Close the publisher says down: %q", st.Reason)
+	}
+	for len(p.Events()) > 0 {
+		if ev := <-p.Events(); ev.Kind == EventDown {
+			t.Errorf("Close announced a down event: %s", ev.Reason)
+		}
+	}
 	for i := 0; i < n; i++ {
 		select {
 		case m := <-ch:
