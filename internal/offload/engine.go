@@ -96,8 +96,11 @@ type Engine struct {
 	ring      atomic.Pointer[ring]
 	latest    atomic.Uint64 // last frame stored + 1 (0: none yet), for the fast-forward
 	connected atomic.Bool
-	failures  atomic.Int32  // consecutive failed requests
-	newest    atomic.Uint64 // newest frame answered + 1, to ignore out-of-order replies
+	// stateMu orders connection changes with the cloud state, so a reply
+	// racing a disconnect cannot leave the cloud marked up (never per frame).
+	stateMu  sync.Mutex
+	failures atomic.Int32  // consecutive failed requests
+	newest   atomic.Uint64 // newest frame answered + 1, to ignore out-of-order replies
 
 	pubMu sync.Mutex
 	pub   cloudSet
@@ -179,9 +182,11 @@ func (e *Engine) Close() {
 // from the connection's disconnect and reconnect handlers; Connect does).
 // Losing the connection declares the cloud down at once.
 func (e *Engine) SetConnected(up bool, reason string) {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
 	e.connected.Store(up)
 	if !up {
-		e.markDown(reason)
+		e.markDownLocked(reason)
 	}
 }
 

@@ -213,6 +213,8 @@ func (e *Engine) failed(reason string) {
 }
 
 func (e *Engine) markUp() {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
 	// A reply that was already on its way when the connection dropped must
 	// not declare the cloud up again after the disconnect declared it down.
 	if !e.connected.Load() {
@@ -225,6 +227,12 @@ func (e *Engine) markUp() {
 }
 
 func (e *Engine) markDown(reason string) {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	e.markDownLocked(reason)
+}
+
+func (e *Engine) markDownLocked(reason string) {
 	e.ctr.cloudReason.Store(&reason)
 	if CloudState(e.ctr.cloud.Swap(int32(CloudDown))) != CloudDown {
 		e.log.Warn("reactcloud: cloud is down, output continues edge-only", "stream", e.cfg.StreamID, "reason", reason)
