@@ -269,7 +269,7 @@ func TestSoak(t *testing.T) {
 		got := 0
 		for _, m := range res.Messages {
 			if m.Name == "reactcloud-reply" && m.Time.After(f.upAt) && m.Time.Before(until) {
-				if b, ok := m.Fields()["boxes"].(uint64); !ok || b > 0 {
+				if runner.FieldNumber(m.Fields()["boxes"]) > 0 {
 					got++
 				}
 			}

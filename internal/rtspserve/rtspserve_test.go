@@ -18,12 +18,14 @@ var initOnce sync.Once
 func initGst() { initOnce.Do(func() { gst.Init(nil) }) }
 
 // receive plays an RTSP client pipeline and counts decoded frames until n
-// arrived or the timeout passed.
+// arrived or the timeout passed. It may run on its own goroutine, so it
+// reports a failure with t.Error and 0 frames, never t.Fatal.
 func receive(t *testing.T, url, depayDec string, n int, timeout time.Duration) int {
 	t.Helper()
 	p, err := gst.NewPipelineFromString(fmt.Sprintf("rtspsrc location=%s latency=100 protocols=tcp ! %s ! fakesink name=sink sync=false", url, depayDec))
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return 0
 	}
 	defer p.SetState(gst.StateNull)
 	sink, _ := p.GetElementByName("sink")

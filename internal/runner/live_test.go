@@ -196,6 +196,8 @@ func (e *events) wait(t *testing.T, kind runner.EventKind, after time.Time, time
 		ev, ok = e.find(kind, after)
 		return ok
 	}) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
 		t.Fatalf("no %s event within %s; events: %+v", kind, timeout, e.all)
 	}
 	return ev
