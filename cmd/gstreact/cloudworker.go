@@ -69,15 +69,7 @@ func runCloudworker(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	// A secret in the environment is used only when no other method is given
-	// on the command line, so an unrelated variable cannot clash with --creds.
-	if auth.User != "" {
-		if auth.Password == "" {
-			auth.Password = os.Getenv(natsauth.EnvPassword)
-		}
-	} else if auth.Token == "" && auth.CredsFile == "" && auth.NKeySeedFile == "" {
-		auth.Token = os.Getenv(natsauth.EnvToken)
-	}
+	auth.FromEnv()
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
 	}

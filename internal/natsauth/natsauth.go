@@ -40,9 +40,6 @@ type Options struct {
 	TLSKeyFile  string // PEM key of TLSCertFile
 }
 
-// IsZero reports whether no setting is given.
-func (o Options) IsZero() bool { return o == Options{} }
-
 // TLS reports whether a TLS file is configured.
 func (o Options) TLS() bool { return o.TLSCAFile != "" || o.TLSCertFile != "" || o.TLSKeyFile != "" }
 
@@ -179,12 +176,16 @@ func (o Options) NATSOptions() ([]nats.Option, error) {
 	return opts, nil
 }
 
-// FromEnv fills an empty Password or Token from EnvPassword / EnvToken.
+// FromEnv takes a secret from the environment when the settings lack it: the
+// password (EnvPassword) for a User without one, or else the token (EnvToken)
+// when no other method is given, so an unrelated variable cannot clash with a
+// creds file or an NKey seed.
 func (o *Options) FromEnv() {
-	if o.Password == "" {
-		o.Password = os.Getenv(EnvPassword)
-	}
-	if o.Token == "" {
+	if o.User != "" {
+		if o.Password == "" {
+			o.Password = os.Getenv(EnvPassword)
+		}
+	} else if o.Token == "" && o.CredsFile == "" && o.NKeySeedFile == "" {
 		o.Token = os.Getenv(EnvToken)
 	}
 }

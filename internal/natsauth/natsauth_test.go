@@ -122,3 +122,29 @@ func TestConnectTokenOverTLS(t *testing.T) {
 		t.Error("connected without the client certificate the server verifies")
 	}
 }
+
+// Secrets from the environment fill only what the settings lack, and the
+// token never joins another method (Validate would refuse the mix).
+func TestFromEnv(t *testing.T) {
+	t.Setenv(natsauth.EnvPassword, "env-pass")
+	t.Setenv(natsauth.EnvToken, "env-token")
+	cases := []struct {
+		name string
+		in   natsauth.Options
+		want natsauth.Options
+	}{
+		{"nothing set takes the token", natsauth.Options{}, natsauth.Options{Token: "env-token"}},
+		{"user takes the password", natsauth.Options{User: "u"}, natsauth.Options{User: "u", Password: "env-pass"}},
+		{"given password wins", natsauth.Options{User: "u", Password: "p"}, natsauth.Options{User: "u", Password: "p"}},
+		{"given token wins", natsauth.Options{Token: "t"}, natsauth.Options{Token: "t"}},
+		{"creds file takes nothing", natsauth.Options{CredsFile: "c"}, natsauth.Options{CredsFile: "c"}},
+		{"nkey seed takes nothing", natsauth.Options{NKeySeedFile: "k"}, natsauth.Options{NKeySeedFile: "k"}},
+	}
+	for _, c := range cases {
+		got := c.in
+		got.FromEnv()
+		if got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}
