@@ -13,7 +13,6 @@ package reactcloud
 import (
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/gst-react/gst-react/elements/shell"
 	"github.com/gst-react/gst-react/internal/detection"
+	"github.com/gst-react/gst-react/internal/fusion"
 	"github.com/gst-react/gst-react/internal/gstvideo"
 	"github.com/gst-react/gst-react/internal/labels"
 	"github.com/gst-react/gst-react/internal/natsauth"
@@ -108,17 +108,17 @@ var props = shell.Props[settings]{
 		shell.P(glib.NewFloat64Param("iou-threshold", "Fusion IoU threshold",
 			"A local and a cloud box with at least this IoU are the same object",
 			0.01, 1, float64(def.Fusion.IoUThreshold), shell.ReadWriteReady),
-			func(s *settings) any { return asDouble(s.cfg.Fusion.IoUThreshold) },
+			func(s *settings) any { return fusion.Decimal(s.cfg.Fusion.IoUThreshold) },
 			func(s *settings, v any) { s.cfg.Fusion.IoUThreshold = float32(v.(float64)) }),
 		shell.P(glib.NewFloat64Param("decay", "Confidence decay",
 			"Per-frame factor on the score of a cloud box no local box confirms (1 = no decay)",
 			0.01, 1, float64(def.Fusion.Decay), shell.ReadWriteReady),
-			func(s *settings) any { return asDouble(s.cfg.Fusion.Decay) },
+			func(s *settings) any { return fusion.Decimal(s.cfg.Fusion.Decay) },
 			func(s *settings, v any) { s.cfg.Fusion.Decay = float32(v.(float64)) }),
 		shell.P(glib.NewFloat64Param("min-score", "Minimum score",
 			"Drop a decaying cloud-only box once its score falls below this",
 			0, 1, float64(def.Fusion.MinScore), shell.ReadWriteReady),
-			func(s *settings) any { return asDouble(s.cfg.Fusion.MinScore) },
+			func(s *settings) any { return fusion.Decimal(s.cfg.Fusion.MinScore) },
 			func(s *settings, v any) { s.cfg.Fusion.MinScore = float32(v.(float64)) }),
 	}}
 
@@ -377,12 +377,4 @@ func (e *Element) postStats(txt *shell.StatusText, s offload.Stats, why string) 
 		Uint("ff-steps", s.FFStepped).
 		Uint("events-dropped", s.EventsDropped).
 		Bytes())
-}
-
-// asDouble widens a float32 setting to the shortest double that names the
-// same float32, so a property set to 0.9 reads back 0.9, not
-// 0.8999999761581421.
-func asDouble(f float32) float64 {
-	d, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
-	return d
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -26,13 +25,7 @@ type FusionParams struct {
 // DefaultFusionParams are fusion.DefaultConfig's values.
 func DefaultFusionParams() FusionParams {
 	d := fusion.DefaultConfig()
-	return FusionParams{IoUThreshold: dec32(d.IoUThreshold), Decay: dec32(d.Decay), MinScore: dec32(d.MinScore)}
-}
-
-// dec32 is the shortest decimal of a float32 (0.85, not 0.8500000238).
-func dec32(v float32) float64 {
-	f, _ := strconv.ParseFloat(strconv.FormatFloat(float64(v), 'g', -1, 32), 64)
-	return f
+	return FusionParams{IoUThreshold: fusion.Decimal(d.IoUThreshold), Decay: fusion.Decimal(d.Decay), MinScore: fusion.Decimal(d.MinScore)}
 }
 
 // Config is the fusion.Config for these values (other fields at defaults).

@@ -43,6 +43,7 @@ package fusion
 import (
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/gst-react/gst-react/internal/assign"
 	"github.com/gst-react/gst-react/internal/detection"
@@ -363,4 +364,12 @@ func resize[T any](s []T, n int) []T {
 		return make([]T, n)
 	}
 	return s[:n]
+}
+
+// Decimal is the shortest decimal that names the float32 v (0.85, not
+// 0.8500000238), for showing Config's float32 fields to people: property
+// read-back, sweep tables.
+func Decimal(v float32) float64 {
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(float64(v), 'g', -1, 32), 64)
+	return f
 }

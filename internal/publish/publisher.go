@@ -60,10 +60,15 @@ type Stats struct {
 	Failed     uint64 // failed publish attempts (a record retried later counts each time)
 	Lost       uint64 // given up: unpublishable (too big), fatal error, or pending when Close timed out
 	Duplicates uint64 // JetStream: retries the server already had (stored once)
-	Pending    int    // queued or awaiting an ack
+	// EventsDropped counts up/down events nobody read in time (Events is
+	// buffered; the state in Stats stays right).
+	EventsDropped uint64
+	Pending       int // queued or awaiting an ack
 	// PendingBytes is the record text held by the queue.
 	PendingBytes int
-	// State is "up", "down" or "starting" (NATS, before the first publish).
+	// State is "up", "down", "starting" (NATS, before the first publish) or
+	// "fatal" (the destination cannot work, e.g. a JetStream configuration
+	// error).
 	State  string
 	Reason string // why it is down
 }
@@ -178,7 +183,7 @@ func (p *Publisher) Stats() Stats {
 	return Stats{
 		Records: p.records.Load(), Published: p.published.Load(), Dropped: p.dropped.Load(),
 		Failed: p.failed.Load(), Lost: p.lost.Load(), Duplicates: p.dups.Load(),
-		Pending: n, PendingBytes: b, State: state, Reason: reason,
+		EventsDropped: p.eventsDropped.Load(), Pending: n, PendingBytes: b, State: state, Reason: reason,
 	}
 }
 
