@@ -182,9 +182,6 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	e.mu.Lock()
 	s := e.settings
 	e.mu.Unlock()
-	if s.server == "" {
-		s.server = DefaultServer
-	}
 	if err := s.cfg.Validate(); err != nil {
 		e.Error(gst.DomainLibrary, gst.LibraryErrorSettings, "Invalid reactcloud settings: "+err.Error(), "")
 		return false

@@ -567,7 +567,9 @@ func TestReplyBeyondRingDropped(t *testing.T) {
 // A second responder outside the worker queue group (a misconfigured worker, a
 // replayed message) answers every request again: the engine takes each
 // request's first reply only, counts nothing as bad, and never shows a cloud
-// box twice.
+// box twice. Today nats.go's request mux does the dropping (it forgets a
+// request at its first reply); this guards that choice of transport, so a
+// move to per-request inboxes or a shared reply subscription must keep it.
 func TestDuplicateRepliesIgnored(t *testing.T) {
 	c := loadClip(t)
 	s := startNATS(t)
