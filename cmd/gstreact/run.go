@@ -1,25 +1,17 @@
 package main
 
 import (
-	"github.com/gst-react/gst-react/elements/reactdetect"
-
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
+	"github.com/gst-react/gst-react/elements/reactdetect"
 	"github.com/gst-react/gst-react/internal/launch"
 	"github.com/gst-react/gst-react/internal/runner"
 )
-
-// repeatFlag collects a repeatable flag; each value may be a comma list.
-type repeatFlag []string
-
-func (l *repeatFlag) String() string     { return strings.Join(*l, ",") }
-func (l *repeatFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func runRun(ctx context.Context, args []string) error {
 	return runRunTo(ctx, args, os.Stdout, os.Stderr)
@@ -29,9 +21,11 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o runner.Options
-	var inputs, outputs, ids repeatFlag
-	fs.Var(&inputs, "input", "video file, image folder (MOT img1/), rtsp:// camera, V4L2 device (/dev/video0), URI (file://, http://), or \"test\"; repeat the flag or give a comma list for several cameras")
-	fs.Var(&outputs, "output", "output .mp4/.mkv file, rtsp://HOST:PORT/PATH to serve the video (e.g. rtsp://0.0.0.0:8554/react), \"display\", or \"none\" (default none); one per --input, or one for all: a pattern with %d or {id}, or a name the stream id is added to")
+	// An existing file or folder is one input even if its name has a comma.
+	inputs := &listFlag{whole: func(v string) bool { _, err := os.Stat(v); return err == nil }}
+	outputs, ids := newList(), newList()
+	fs.Var(inputs, "input", "video file, image folder (MOT img1/), rtsp:// camera, V4L2 device (/dev/video0), URI (file://, http://), or \"test\"; repeat the flag or give a comma list for several cameras")
+	fs.Var(outputs, "output", "output .mp4/.mkv file, rtsp://HOST:PORT/PATH to serve the video (e.g. rtsp://0.0.0.0:8554/react), \"display\", or \"none\" (default none); one per --input, or one for all: a pattern with %d or {id}, or a name the stream id is added to")
 	fs.StringVar(&o.Model, "model", "", "edge ONNX model file or manifest name (default: yolox_nano_416x416 from the cache)")
 	fs.IntVar(&o.Interval, "interval", 0, "run the edge detector on every Nth frame (default 5)")
 	fs.Float64Var(&o.Threshold, "threshold", reactdetect.DefaultThreshold, "minimum detection score 0..1")
@@ -45,7 +39,7 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.NATS, "nats", "", "NATS server of the cloud workers, e.g. nats://cloud:4222 (default: start an embedded server and an in-process worker, shared by all inputs)")
 	fs.BoolVar(&o.NoCloud, "no-cloud", false, "edge only: detector and tracker, no cloud offload")
 	fs.IntVar(&o.CloudInterval, "cloud-interval", 0, "send every Nth frame to the cloud, REACT's m (default 30)")
-	fs.Var(&ids, "stream-id", "name of each stream on the wire, one per --input (comma list or repeated; default stream0 for one input, cam0, cam1, … for several)")
+	fs.Var(ids, "stream-id", "name of each stream on the wire, one per --input (comma list or repeated; default stream0 for one input, cam0, cam1, … for several)")
 	fs.StringVar(&o.CloudModel, "cloud-model", "", "in-process worker's ONNX model file or manifest name (default: yolox_nano_736x1280)")
 	fs.DurationVar(&o.WorkerLatency, "worker-latency", 0, "extra delay of each in-process worker reply, to show a distant cloud (e.g. 500ms)")
 	fs.DurationVar(&o.StallTimeout, "stall-timeout", runner.DefaultStallTimeout, "an RTSP or V4L2 input with no frame for this long is reconnected")
@@ -74,7 +68,7 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.NoCloud && o.NATS != "" {
 		return fmt.Errorf("--no-cloud and --nats contradict each other: pick one")
 	}
-	streams, err := streamsFromFlags(inputs, outputs, ids)
+	streams, err := streamsFromFlags(inputs.vals, outputs.vals, ids.vals)
 	if err != nil {
 		return err
 	}
@@ -100,11 +94,11 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // streamsFromFlags pairs inputs with outputs and stream ids.
 func streamsFromFlags(inputs, outputs, ids []string) ([]runner.Stream, error) {
-	ins := launch.SplitList(inputs)
+	ins := inputs
 	if len(ins) == 0 {
 		ins = []string{""} // "no --input given", from ResolveInput
 	}
-	idList := launch.SplitList(ids)
+	idList := ids
 	if len(idList) > 0 && len(idList) != len(ins) {
 		return nil, fmt.Errorf("%d stream ids for %d inputs: give one --stream-id per --input", len(idList), len(ins))
 	}
@@ -128,7 +122,7 @@ func streamsFromFlags(inputs, outputs, ids []string) ([]runner.Stream, error) {
 			names[i] = "stream0"
 		}
 	}
-	outs, err := launch.ExpandOutputs(launch.SplitList(outputs), names)
+	outs, err := launch.ExpandOutputs(outputs, names)
 	if err != nil {
 		return nil, err
 	}

@@ -2,22 +2,31 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
+// set feeds values to a list flag as repeated uses would.
+func set(l *listFlag, values ...string) []string {
+	for _, v := range values {
+		l.Set(v)
+	}
+	return l.vals
+}
+
 func TestRunStreamsFromFlags(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.mp4")
-	s, err := streamsFromFlags([]string{"test,test", "test"}, []string{out}, nil)
+	s, err := streamsFromFlags(set(newList(), "test,test", "test"), []string{out}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(s) != 3 || s[0].ID != "cam0" || s[2].ID != "cam2" || s[1].Output != filepath.Join(dir, "out-cam1.mp4") {
 		t.Fatalf("streams %+v", s)
 	}
-	s, err = streamsFromFlags([]string{"test", "test"}, []string{"rtsp://0.0.0.0:8554/live"}, []string{"door,yard"})
+	s, err = streamsFromFlags([]string{"test", "test"}, []string{"rtsp://0.0.0.0:8554/live"}, set(newList(), "door, yard"))
 	if err != nil || s[0].Output != "rtsp://0.0.0.0:8554/live/door" || s[1].Output != "rtsp://0.0.0.0:8554/live/yard" || s[1].ID != "yard" {
 		t.Fatalf("rtsp: %+v %v", s, err)
 	}
@@ -39,6 +48,24 @@ func TestRunStreamsFromFlags(t *testing.T) {
 		if _, err := streamsFromFlags(bad[0], bad[1], bad[2]); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+}
+
+// An existing file is one input even with a comma in its name; other values
+// are comma lists.
+func TestRunInputFlagKeepsExistingFiles(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "yard,north.mp4")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	err := runRunTo(context.Background(), []string{"--input", file, "--input", "test,test", "--print-pipeline"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "yard,north.mp4") || strings.Count(out, "cam") < 3 {
+		t.Fatalf("want the file whole and 3 streams:\n%s", out)
 	}
 }
 

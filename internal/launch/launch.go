@@ -384,20 +384,6 @@ func (e EncoderOptions) fragment(keyInt int) (string, error) {
 	return "", fmt.Errorf("unknown encoder %q (use x264enc or openh264enc)", e.Encoder)
 }
 
-// SplitList splits comma-separated --input/--output/--stream-id values and
-// flattens repeated flags: ["a,b", "c"] → [a b c]. Empty items are dropped.
-func SplitList(values []string) []string {
-	var out []string
-	for _, v := range values {
-		for _, item := range strings.Split(v, ",") {
-			if item = strings.TrimSpace(item); item != "" {
-				out = append(out, item)
-			}
-		}
-	}
-	return out
-}
-
 // ExpandOutputs gives each of the streams (by id) its output:
 //   - no output: none for all;
 //   - one output per stream: as given;
