@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gst-react/gst-react/internal/detector"
@@ -37,34 +36,6 @@ func isTerminal(w io.Writer) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
-
-// listFlag collects comma-separated values from one or more uses of a flag;
-// the first use replaces the default. A value for which whole reports true
-// is taken as it is (a file whose name has a comma).
-type listFlag struct {
-	vals  []string
-	set   bool
-	whole func(string) bool
-}
-
-func (l *listFlag) String() string { return strings.Join(l.vals, ",") }
-func (l *listFlag) Set(v string) error {
-	if !l.set {
-		l.vals, l.set = nil, true
-	}
-	if l.whole != nil && l.whole(v) {
-		l.vals = append(l.vals, v)
-		return nil
-	}
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			l.vals = append(l.vals, s)
-		}
-	}
-	return nil
-}
-
-func newList(def ...string) *listFlag { return &listFlag{vals: def} }
 
 func (l *listFlag) ints(name string, lo int) ([]int, error) {
 	var out []int
