@@ -232,11 +232,15 @@ static void br_remove(Bridge *b, GstElement *src) {
 	if (gone) gst_object_unref(gone);
 }
 
-static guint br_ntargets(Bridge *b) {
+// br_clear drops every target (the bridge is closed: appsinks still attached
+// may keep it alive for a while, but no viewer's appsrc with it).
+static void br_clear(Bridge *b) {
 	g_mutex_lock(&b->lock);
-	guint n = b->targets->len;
+	GArray *old = b->targets;
+	b->targets = g_array_new(FALSE, TRUE, sizeof(Target));
 	g_mutex_unlock(&b->lock);
-	return n;
+	for (guint i = 0; i < old->len; i++) gst_object_unref(g_array_index(old, Target, i).src);
+	g_array_free(old, TRUE);
 }
 
 static void br_keyframe(Bridge *b) {
@@ -292,7 +296,9 @@ import (
 
 // Bridge carries buffers from the appsink it is attached to into its targets.
 type Bridge struct {
-	mu sync.Mutex
+	// mu is held (read) across each C call, so Close cannot free the C
+	// bridge under one.
+	mu sync.RWMutex
 	c  *C.Bridge
 }
 
@@ -307,34 +313,33 @@ func New(forwardEOS bool) *Bridge {
 	return &Bridge{c: C.br_new(fwd)}
 }
 
-func (b *Bridge) ptr() *C.Bridge {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.c
+// with runs f on the C bridge unless it is closed; false if it was.
+func (b *Bridge) with(f func(c *C.Bridge)) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.c == nil {
+		return false
+	}
+	f(b.c)
+	return true
 }
 
 // Attach makes appsink (an appsink element) the bridge's source; samples of a
 // previously attached appsink are dropped from now on.
 func (b *Bridge) Attach(appsink *gst.Element) {
-	if c := b.ptr(); c != nil {
-		C.br_attach(c, (*C.GstElement)(appsink.Unsafe()))
-	}
+	b.with(func(c *C.Bridge) { C.br_attach(c, (*C.GstElement)(appsink.Unsafe())) })
 }
 
 // Invalidate drops whatever the attached appsink still delivers (a source
 // pipeline being torn down).
 func (b *Bridge) Invalidate() {
-	if c := b.ptr(); c != nil {
-		C.br_invalidate(c)
-	}
+	b.with(func(c *C.Bridge) { C.br_invalidate(c) })
 }
 
 // AddTarget adds an appsrc element (as a GstElement pointer, the bridge takes
 // a reference).
 func (b *Bridge) AddTarget(appsrc unsafe.Pointer) {
-	if c := b.ptr(); c != nil {
-		C.br_add(c, (*C.GstElement)(appsrc))
-	}
+	b.with(func(c *C.Bridge) { C.br_add(c, (*C.GstElement)(appsrc)) })
 }
 
 // AddTargetElement adds an appsrc element.
@@ -342,41 +347,21 @@ func (b *Bridge) AddTargetElement(appsrc *gst.Element) { b.AddTarget(appsrc.Unsa
 
 // RemoveTarget drops an appsrc added before.
 func (b *Bridge) RemoveTarget(appsrc unsafe.Pointer) {
-	if c := b.ptr(); c != nil {
-		C.br_remove(c, (*C.GstElement)(appsrc))
-	}
-}
-
-// Targets is the number of targets.
-func (b *Bridge) Targets() int {
-	if c := b.ptr(); c != nil {
-		return int(C.br_ntargets(c))
-	}
-	return 0
-}
-
-// EndStream sends EOS into every target.
-func (b *Bridge) EndStream() {
-	if c := b.ptr(); c != nil {
-		C.br_end(c)
-	}
+	b.with(func(c *C.Bridge) { C.br_remove(c, (*C.GstElement)(appsrc)) })
 }
 
 // RequestKeyFrame asks the encoder upstream of the attached appsink for a key
 // frame (a force-key-unit event), so a new viewer starts decoding at once.
 func (b *Bridge) RequestKeyFrame() {
-	if c := b.ptr(); c != nil {
-		C.br_keyframe(c)
-	}
+	b.with(func(c *C.Bridge) { C.br_keyframe(c) })
 }
 
 // Repeat pushes the last sample again into every target, stamped now; false
 // when there is none yet.
 func (b *Bridge) Repeat() bool {
-	if c := b.ptr(); c != nil {
-		return C.br_repeat(c) != 0
-	}
-	return false
+	pushed := false
+	b.with(func(c *C.Bridge) { pushed = C.br_repeat(c) != 0 })
+	return pushed
 }
 
 // Stats of a bridge.
@@ -390,11 +375,10 @@ type Stats struct {
 
 // Stats reads the counters.
 func (b *Bridge) Stats() Stats {
-	c := b.ptr()
-	if c == nil {
+	var s C.BrStats
+	if !b.with(func(c *C.Bridge) { s = C.br_stats(c) }) {
 		return Stats{SinceLast: -1}
 	}
-	s := C.br_stats(c)
 	st := Stats{Samples: uint64(s.samples), GenSamples: uint64(s.gen_samples), Pushed: uint64(s.pushed), Repeats: uint64(s.repeats), SinceLast: -1}
 	if s.since_us >= 0 {
 		st.SinceLast = time.Duration(s.since_us) * time.Microsecond
@@ -404,11 +388,8 @@ func (b *Bridge) Stats() Stats {
 
 // Caps is the caps of the first sample, serialised ("" before any).
 func (b *Bridge) Caps() string {
-	c := b.ptr()
-	if c == nil {
-		return ""
-	}
-	s := C.br_caps(c)
+	var s *C.gchar
+	b.with(func(c *C.Bridge) { s = C.br_caps(c) })
 	if s == nil {
 		return ""
 	}
@@ -416,8 +397,8 @@ func (b *Bridge) Caps() string {
 	return C.GoString(s)
 }
 
-// Close releases the bridge; appsinks still attached keep it alive until they
-// are disposed of, but deliver nothing.
+// Close releases the bridge and its targets; appsinks still attached keep
+// the C bridge alive until they are disposed of, but deliver nothing.
 func (b *Bridge) Close() {
 	b.mu.Lock()
 	c := b.c
@@ -425,6 +406,7 @@ func (b *Bridge) Close() {
 	b.mu.Unlock()
 	if c != nil {
 		C.br_invalidate(c)
+		C.br_clear(c)
 		C.br_unref(c)
 	}
 }
