@@ -19,7 +19,7 @@ package rtspserve
 
 extern void rtspserveFeedConfigure(uintptr_t mount, GstElement *src);
 extern void rtspserveFeedUnprepared(uintptr_t mount, GstElement *src);
-extern void rtspservePlayRequest(uintptr_t server);
+extern void rtspservePlayRequest(uintptr_t server, char *path);
 
 typedef struct {
 	GMainContext *ctx;
@@ -59,7 +59,7 @@ static void rs_on_media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *me
 }
 
 static void rs_on_play_request(GstRTSPClient *client, GstRTSPContext *ctx, gpointer user) {
-	rtspservePlayRequest((uintptr_t)user);
+	rtspservePlayRequest((uintptr_t)user, ctx && ctx->uri ? ctx->uri->abspath : NULL);
 }
 
 static void rs_on_client(GstRTSPServer *server, GstRTSPClient *client, gpointer user) {
@@ -390,17 +390,38 @@ func rtspserveFeedUnprepared(id C.uintptr_t, src *C.GstElement) {
 }
 
 //export rtspservePlayRequest
-func rtspservePlayRequest(id C.uintptr_t) {
-	mu.Lock()
-	s := byID[uintptr(id)]
-	var bs []*gstbridge.Bridge
-	if s != nil {
-		for _, f := range s.feeds {
-			bs = append(bs, f.bridge)
-		}
+func rtspservePlayRequest(id C.uintptr_t, cpath *C.char) {
+	path := ""
+	if cpath != nil {
+		path = C.GoString(cpath)
 	}
+	mu.Lock()
+	bs := playedFeeds(byID[uintptr(id)], path)
 	mu.Unlock()
 	for _, b := range bs {
 		b.RequestKeyFrame()
 	}
+}
+
+// playedFeeds is the bridge of the feed a PLAY for path starts (the longest
+// mount that is path or above it, e.g. /live/cam0 for /live/cam0/stream=0), so only that camera's encoder
+// makes a key frame; every feed of the server when the path matches none.
+// Call with mu held.
+func playedFeeds(s *Server, path string) []*gstbridge.Bridge {
+	if s == nil {
+		return nil
+	}
+	var all []*gstbridge.Bridge
+	var best *feed
+	bestLen := -1
+	for p, f := range s.feeds {
+		if (path == p || strings.HasPrefix(path, p+"/")) && len(p) > bestLen {
+			best, bestLen = f, len(p)
+		}
+		all = append(all, f.bridge)
+	}
+	if best != nil {
+		return []*gstbridge.Bridge{best.bridge}
+	}
+	return all
 }
