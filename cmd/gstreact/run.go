@@ -87,7 +87,7 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	sums, err := runner.RunStreams(ctx, o, streams)
 	for _, s := range sums {
-		printSummary(stderr, s.Stream+": ", s, err)
+		printSummary(stderr, s.Stream+": ", s, s.Err) // one failed stream does not hide what the others wrote
 	}
 	return err
 }

@@ -113,6 +113,9 @@ type Summary struct {
 	Outages  int
 	Downtime time.Duration
 	Repeated int64
+	// Err is why this stream failed (nil when it ran to its end); RunStreams
+	// also returns the errors of all streams joined.
+	Err error
 }
 
 // FPS is frames per second of wall time.

@@ -73,3 +73,32 @@ func TestRunBadInputs(t *testing.T) {
 		}
 	}
 }
+
+// One stream failing (a file that is not a video) ends that stream only: the
+// other runs to its end and writes its file, and each summary carries its own
+// error, so the CLI still says what was written.
+func TestRunStreamsOneFailsOthersFinish(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "notes.mp4")
+	if err := os.WriteFile(bad, []byte(strings.Repeat("not a video\n", 200)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "good.mp4")
+	sums, err := runner.RunStreams(context.Background(), runner.Options{NoCloud: true, TestFrames: 20, Threshold: -1, NMSThreshold: -1},
+		[]runner.Stream{{Input: "test", Output: good, ID: "ok"}, {Input: bad, Output: filepath.Join(dir, "bad-out.mp4"), ID: "broken"}})
+	if err == nil || !strings.Contains(err.Error(), "broken") {
+		t.Fatalf("joined error %v, want the broken stream named", err)
+	}
+	if len(sums) != 2 {
+		t.Fatalf("%d summaries", len(sums))
+	}
+	if sums[0].Err != nil || sums[0].Frames != 20 {
+		t.Errorf("good stream: %d frames, err %v", sums[0].Frames, sums[0].Err)
+	}
+	if st, err := os.Stat(good); err != nil || st.Size() == 0 {
+		t.Errorf("good stream's file: %v", err)
+	}
+	if sums[1].Err == nil || !strings.Contains(sums[1].Err.Error(), "broken") {
+		t.Errorf("broken stream's error: %v", sums[1].Err)
+	}
+}

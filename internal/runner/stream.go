@@ -227,6 +227,7 @@ wait:
 	b.report(true)
 	for i, s := range streams {
 		sums[i] = s.summary(sums[i])
+		sums[i].Err = errs[i]
 	}
 	return sums, errors.Join(errs...)
 }
