@@ -131,7 +131,7 @@ func DefaultWorkerID() string {
 	pid := "-" + strconv.Itoa(os.Getpid())
 	b := []byte(host)
 	for i, c := range b {
-		if !idChar(c) {
+		if !wire.IDChar(c) {
 			b[i] = '-'
 		}
 	}
@@ -139,10 +139,6 @@ func DefaultWorkerID() string {
 		b = b[:wire.MaxWorkerIDLen-len(pid)]
 	}
 	return string(b) + pid
-}
-
-func idChar(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
 }
 
 // withDefaults fills zero fields. It does not touch ModelPath when set, so a
@@ -212,7 +208,7 @@ func (o *Options) validate() error {
 	if !(o.NMSThreshold > 0 && o.NMSThreshold <= 1) {
 		return fmt.Errorf("NMS threshold %v is out of range: use a value in (0, 1], e.g. %v", o.NMSThreshold, DefaultNMSThreshold)
 	}
-	if id := o.WorkerID; len(id) > wire.MaxWorkerIDLen || !validID(id) {
+	if id := o.WorkerID; !wire.ValidWorkerID(id) {
 		return fmt.Errorf("worker id %q is not valid: use 1..%d characters of A-Z a-z 0-9 . _ -", id, wire.MaxWorkerIDLen)
 	}
 	if o.MetricsAddr != "" {
@@ -231,18 +227,6 @@ func (o *Options) validate() error {
 		return fmt.Errorf("limits %+v have a negative field: use 0 for a default, or a positive limit", l)
 	}
 	return nil
-}
-
-func validID(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !idChar(s[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // checkSubject applies NATS's subject rules for subscriptions: dot-separated

@@ -470,7 +470,7 @@ func TestOptionsValidation(t *testing.T) {
 		d.Concurrency != 1 || d.ScoreThreshold != 0.3 || d.NMSThreshold != 0.45 || d.WorkerID == "" || d.Limits != wire.DefaultLimits() {
 		t.Fatalf("defaults %+v", d)
 	}
-	if !validID(d.WorkerID) {
+	if !wire.ValidWorkerID(d.WorkerID) {
 		t.Fatalf("default worker id %q is not a valid wire id", d.WorkerID)
 	}
 	cases := []struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/gst-react/gst-react/elements/reactdetect"
 	"github.com/gst-react/gst-react/internal/launch"
 	"github.com/gst-react/gst-react/internal/runner"
+	"github.com/gst-react/gst-react/internal/wire"
 )
 
 func runRun(ctx context.Context, args []string) error {
@@ -119,7 +120,7 @@ func streamsFromFlags(inputs, outputs, ids []string) ([]runner.Stream, error) {
 	for i, s := range streams {
 		names[i] = s.ID
 		if names[i] == "" {
-			names[i] = "stream0"
+			names[i] = wire.DefaultStreamID
 		}
 	}
 	outs, err := launch.ExpandOutputs(outputs, names)

@@ -113,7 +113,7 @@ type Config struct {
 
 // Default values.
 const (
-	DefaultStreamID        = "stream0"
+	DefaultStreamID        = wire.DefaultStreamID
 	DefaultInterval        = 30
 	DefaultChangeThreshold = 0.1
 	DefaultChangeMinGap    = 10
@@ -154,7 +154,7 @@ func DefaultConfig() Config {
 
 // Validate reports the first field out of its allowed range.
 func (c Config) Validate() error {
-	if !validID(c.StreamID) {
+	if !wire.ValidStreamID(c.StreamID) {
 		return fmt.Errorf("offload: StreamID %q must be 1..%d characters of A-Z a-z 0-9 . _ -", c.StreamID, wire.MaxStreamIDLen)
 	}
 	if c.Subject == "" || strings.ContainsAny(c.Subject, " \t\r\n*>") ||
@@ -195,20 +195,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("offload: %w", err)
 	}
 	return nil
-}
-
-// validID mirrors the wire's stream id rule.
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > wire.MaxStreamIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // AutoScale is the largest integer downscale keeping at least 480 columns,

@@ -6,19 +6,18 @@ import (
 	"time"
 
 	"github.com/gst-react/gst-react/internal/natsauth"
+	"github.com/gst-react/gst-react/internal/wire"
 )
 
-// Defaults. DefaultStreamID is reactcloud's default too (offload.DefaultStreamID),
+// Defaults. DefaultStreamID is reactcloud's default too (both are the wire's),
 // so both elements name the stream alike when neither is configured.
 const (
-	DefaultStreamID        = "stream0"
+	DefaultStreamID        = wire.DefaultStreamID
 	DefaultSubjectPrefix   = "react.detections."
 	DefaultJetStreamStream = "REACT_DETECTIONS"
 	DefaultMaxPending      = 10000
 	DefaultMaxPendingBytes = 64 << 20
 	DefaultDrainTimeout    = 5 * time.Second
-	// MaxStreamIDLen matches the wire protocol's stream id limit.
-	MaxStreamIDLen = 64
 	// Stdout is the Location that writes to standard output.
 	Stdout = "-"
 )
@@ -76,8 +75,8 @@ func (c Config) EffectiveSubject() string {
 
 // Validate reports the first setting out of range, naming the property to fix.
 func (c Config) Validate() error {
-	if !ValidStreamID(c.StreamID) {
-		return fmt.Errorf("stream-id %q must be 1..%d characters of A-Z a-z 0-9 . _ - (e.g. %q)", c.StreamID, MaxStreamIDLen, DefaultStreamID)
+	if !wire.ValidStreamID(c.StreamID) {
+		return fmt.Errorf("stream-id %q must be 1..%d characters of A-Z a-z 0-9 . _ - (e.g. %q)", c.StreamID, wire.MaxStreamIDLen, DefaultStreamID)
 	}
 	switch {
 	case c.Location == "" && c.Server == "":
@@ -109,21 +108,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("drain-timeout %v must not be negative", c.DrainTimeout)
 	}
 	return nil
-}
-
-// ValidStreamID reports whether s is 1..64 of [A-Za-z0-9._-], the wire's
-// stream id rule (reactcloud's stream-id follows it too).
-func ValidStreamID(s string) bool {
-	if len(s) == 0 || len(s) > MaxStreamIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // validSubject accepts a NATS subject to publish on: dot-separated non-empty

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gst-react/gst-react/internal/detection"
-	"github.com/gst-react/gst-react/internal/offload"
 )
 
 func sampleFrame(boxes int) Frame {
@@ -136,12 +135,6 @@ func TestParseRecordRejects(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one naming %q", bad, err, tc.want)
 		}
-	}
-}
-
-func TestDefaultStreamIDMatchesReactcloud(t *testing.T) {
-	if DefaultStreamID != offload.DefaultStreamID {
-		t.Fatalf("reactpublish stream-id default %q, reactcloud's %q", DefaultStreamID, offload.DefaultStreamID)
 	}
 }
 

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,6 +29,7 @@ import (
 	"github.com/gst-react/gst-react/elements"
 	"github.com/gst-react/gst-react/internal/launch"
 	"github.com/gst-react/gst-react/internal/offload"
+	"github.com/gst-react/gst-react/internal/wire"
 )
 
 // Options for one run. Zero values mean the element defaults.
@@ -264,8 +264,6 @@ func RunStreams(ctx context.Context, o Options, streams []Stream) ([]Summary, er
 	return run(ctx, o, streams, false)
 }
 
-var streamIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
 // StreamIDs checks ids and fills in the empty ones (cam0, cam1, … by
 // position).
 func StreamIDs(streams []Stream) error {
@@ -275,7 +273,7 @@ func StreamIDs(streams []Stream) error {
 			streams[i].ID = fmt.Sprintf("cam%d", i)
 		}
 		id := streams[i].ID
-		if !streamIDRe.MatchString(id) {
+		if !wire.ValidStreamID(id) {
 			return fmt.Errorf("stream id %q: use 1-64 of A-Z a-z 0-9 . _ -", id)
 		}
 		if seen[id] {

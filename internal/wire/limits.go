@@ -67,6 +67,23 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// DefaultStreamID names a stream when nothing else does (reactcloud,
+// reactpublish and gstreact run with one input all use it).
+const DefaultStreamID = "stream0"
+
+// ValidStreamID reports whether s is a stream id the protocol carries:
+// 1..MaxStreamIDLen bytes of [A-Za-z0-9._-]. Settings are checked with it.
+func ValidStreamID(s string) bool { return validStreamID(s) }
+
+// ValidWorkerID reports whether s is a worker id a worker may send:
+// 1..MaxWorkerIDLen bytes of [A-Za-z0-9._-].
+func ValidWorkerID(s string) bool { return len(s) > 0 && len(s) <= MaxWorkerIDLen && badIDChar(s) < 0 }
+
+// IDChar reports whether c may stand in a stream or worker id.
+func IDChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
 // validStreamID reports whether s is 1..MaxStreamIDLen bytes of [A-Za-z0-9._-].
 func validStreamID[S string | []byte](s S) bool {
 	return len(s) > 0 && len(s) <= MaxStreamIDLen && badIDChar(s) < 0
@@ -77,8 +94,7 @@ func validStreamID[S string | []byte](s S) bool {
 // names and logs without escaping.
 func badIDChar[S string | []byte](s S) int {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+		if !IDChar(s[i]) {
 			return i
 		}
 	}

@@ -565,3 +565,26 @@ func TestConcurrentDecode(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// The id rules every setting is checked with (reactcloud, reactpublish,
+// gstreact run, the worker) are the ones the codec enforces.
+func TestValidIDs(t *testing.T) {
+	long := strings.Repeat("a", MaxStreamIDLen)
+	for _, c := range []struct {
+		id     string
+		stream bool
+	}{
+		{"cam0", true}, {"door.north_2-b", true}, {long, true},
+		{"", false}, {long + "a", false}, {"cam 0", false}, {"cam/0", false}, {"cam*", false}, {"kamera-ü", false},
+	} {
+		if got := ValidStreamID(c.id); got != c.stream {
+			t.Errorf("ValidStreamID(%q) = %v", c.id, got)
+		}
+		if got := ValidWorkerID(c.id); got != c.stream { // same rule, same 64-byte limit
+			t.Errorf("ValidWorkerID(%q) = %v", c.id, got)
+		}
+		if err := checkStreamID("request", c.id, false); (err == nil) != c.stream {
+			t.Errorf("the codec's check of stream id %q: %v", c.id, err)
+		}
+	}
+}
