@@ -47,7 +47,7 @@ type settings struct {
 }
 
 func init() {
-	props.List = append(props.List, AuthProps(func(s *settings) *natsauth.Options { return &s.auth })...)
+	props.List = append(props.List, shell.NATSAuthProps(func(s *settings) *natsauth.Options { return &s.auth })...)
 }
 
 var def = offload.DefaultConfig()

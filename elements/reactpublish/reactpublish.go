@@ -29,7 +29,6 @@ import (
 	"github.com/go-gst/go-gst/gst"
 	"github.com/go-gst/go-gst/gst/base"
 
-	"github.com/gst-react/gst-react/elements/reactcloud"
 	"github.com/gst-react/gst-react/elements/shell"
 	"github.com/gst-react/gst-react/internal/gstvideo"
 	"github.com/gst-react/gst-react/internal/labels"
@@ -111,7 +110,7 @@ var props = shell.Props[settings]{
 	}}
 
 func init() {
-	props.List = append(props.List, reactcloud.AuthProps(func(s *settings) *natsauth.Options { return &s.cfg.Auth })...)
+	props.List = append(props.List, shell.NATSAuthProps(func(s *settings) *natsauth.Options { return &s.cfg.Auth })...)
 }
 
 // streaming is owned by the streaming thread (and Start/Stop, which

@@ -1,32 +1,31 @@
-package reactcloud
+package shell
 
 import (
 	"github.com/go-gst/go-glib/glib"
 
-	"github.com/gst-react/gst-react/elements/shell"
 	"github.com/gst-react/gst-react/internal/natsauth"
 )
 
 // secretFlags make a property write-only: gst-inspect-1.0 and g_object_get
 // never show a password or token.
-const secretFlags = glib.ParameterWritable | shell.MutableReady
+const secretFlags = glib.ParameterWritable | MutableReady
 
-// AuthProps are the NATS credential and TLS properties (user, password, token,
+// NATSAuthProps are the NATS credential and TLS properties (user, password, token,
 // creds-file, nkey-seed-file, tls-ca-file, tls-cert-file, tls-key-file) of an
-// element whose settings S hold a natsauth.Options; reactcloud and
-// reactpublish share them. password and token are write-only.
-func AuthProps[S any](auth func(*S) *natsauth.Options) []shell.Prop[S] {
-	str := func(name, nick, blurb string, field func(*natsauth.Options) *string) shell.Prop[S] {
-		return shell.P(glib.NewStringParam(name, nick, blurb, shell.Ptr(""), shell.ReadWriteReady),
+// element whose settings S hold a natsauth.Options (reactcloud,
+// reactpublish). password and token are write-only.
+func NATSAuthProps[S any](auth func(*S) *natsauth.Options) []Prop[S] {
+	str := func(name, nick, blurb string, field func(*natsauth.Options) *string) Prop[S] {
+		return P(glib.NewStringParam(name, nick, blurb, Ptr(""), ReadWriteReady),
 			func(s *S) any { return *field(auth(s)) },
 			func(s *S, v any) { *field(auth(s)) = v.(string) })
 	}
-	secret := func(name, nick, blurb string, field func(*natsauth.Options) *string) shell.Prop[S] {
-		return shell.P(glib.NewStringParam(name, nick, blurb, nil, secretFlags),
+	secret := func(name, nick, blurb string, field func(*natsauth.Options) *string) Prop[S] {
+		return P(glib.NewStringParam(name, nick, blurb, nil, secretFlags),
 			func(*S) any { return "" }, // never read back; GLib does not ask for a write-only property anyway
 			func(s *S, v any) { *field(auth(s)) = v.(string) })
 	}
-	return []shell.Prop[S]{
+	return []Prop[S]{
 		str("user", "NATS user", "User name to log in to NATS with (needs password)",
 			func(o *natsauth.Options) *string { return &o.User }),
 		secret("password", "NATS password", "Password of user (write-only: never shown or read back)",
