@@ -198,6 +198,7 @@ func (w *Worker) Start(ctx context.Context) error {
 		nats.RetryOnFailedConnect(true),
 		nats.ConnectHandler(func(nc *nats.Conn) {
 			w.c.connected.Store(true)
+			lastRefusal.Store(nil)
 			w.log.Info("connected to NATS", "url", nc.ConnectedUrlRedacted())
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -209,34 +210,26 @@ func (w *Worker) Start(ctx context.Context) error {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			w.c.connected.Store(true)
+			lastRefusal.Store(nil)
 			w.c.reconnects.Add(1)
 			w.log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted())
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { w.c.connected.Store(false) }),
-		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
-			if natsauth.IsAuthError(err) || natsauth.IsTLSError(err) {
-				msg := redactErr(w.opts, err)
-				if prev := lastRefusal.Swap(&msg); prev == nil || *prev != msg {
-					w.log.Error("NATS server refused the worker; retrying (check --user/--password, --token, --creds, --nkey-seed, --tls-*)",
-						"url", server, "err", msg)
-				}
-			}
-		}),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			// Slow consumer: requests arrive faster than the slots serve
-			// them and NATS dropped some; their edges will time out.
-			// An authorization error means the credentials are wrong.
-			if natsauth.IsAuthError(err) {
-				w.log.Error("NATS server refused the worker's credentials; retrying (check --user/--password, --token, --creds, --nkey-seed, --tls-*)",
-					"url", server, "err", redactErr(w.opts, err))
-				return
-			}
-			w.log.Error("NATS error", "err", redactErr(w.opts, err))
-		}),
-		// nats.go gives up after the same authorization error twice; keep
-		// retrying, so fixing the server's configuration is enough.
-		nats.IgnoreAuthErrorAbort(),
 	}, authOpts...)
+	opts = append(opts, natsauth.RefusalOptions(
+		func(err error) {
+			// nats.go retries every ReconnectWait: log each distinct
+			// refusal once.
+			msg := redactErr(w.opts, err)
+			if prev := lastRefusal.Swap(&msg); prev == nil || *prev != msg {
+				w.log.Error("NATS server refused the worker; retrying (check --user/--password, --token, --creds, --nkey-seed, --tls-*)",
+					"url", server, "err", msg)
+			}
+		},
+		// Slow consumer: requests arrive faster than the slots serve them
+		// and NATS dropped some; their edges will time out.
+		func(err error) { w.log.Error("NATS error", "err", redactErr(w.opts, err)) },
+	)...)
 	nc, err := nats.Connect(w.opts.NATSURL, opts...)
 	if err != nil {
 		w.closeHTTP()

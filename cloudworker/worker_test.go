@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -629,5 +630,56 @@ func TestCUDAOption(t *testing.T) {
 	nc := connect(t, srv.ClientURL())
 	if rep := ask(t, nc, encode(t, ptr(request(t, frameJPEG(t), 0, 0))), 30*time.Second); rep.Status != wire.CodeOK || len(rep.Boxes) == 0 {
 		t.Fatalf("on CUDA: %v %q, %d boxes", rep.Status, rep.Message, len(rep.Boxes))
+	}
+}
+
+// lockedLog is a log destination safe for nats.go's callback goroutine.
+type lockedLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The server's token changes under a connected worker (credentials rotated):
+// the worker keeps retrying (every 50 ms here) but says so once, names what
+// to check, and never logs a token.
+func TestRotatedTokenLoggedOnce(t *testing.T) {
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true, Token: "old-t0ken"})
+	port := srv.Port()
+	var log lockedLog
+	w := newWorker(t, srv.ClientURL(), fastModel, func(o *Options) {
+		o.Auth.Token = "old-t0ken"
+		o.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	})
+	srv.Shutdown()
+	natsservertest.Start(t, natsserver.Options{NoLog: true, Port: port, Token: "new-t0ken"})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(log.String(), "refused the worker") {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // some 20 more refusals
+	out := log.String()
+	if n := strings.Count(out, "refused the worker"); n != 1 {
+		t.Fatalf("%d refusal lines, want 1:\n%s", n, out)
+	}
+	if !strings.Contains(strings.ToLower(out), "authorization violation") || !strings.Contains(out, "--token") {
+		t.Errorf("the refusal does not say what is wrong and what to check:\n%s", out)
+	}
+	if strings.Contains(out, "t0ken") {
+		t.Errorf("the log shows a token:\n%s", out)
+	}
+	if w.Stats().Requests != 0 {
+		t.Errorf("a refused worker served requests")
 	}
 }

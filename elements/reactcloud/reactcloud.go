@@ -202,24 +202,13 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 		}
 	}
 	refused := func(err error) {
-		if !natsauth.IsAuthError(err) && !natsauth.IsTLSError(err) {
-			return
-		}
 		reason := s.auth.RedactIn("NATS server at "+server+" refused the connection: "+err.Error(), s.server)
 		e.refusal.Store(&reason)
 		// The engine warns once when the cloud goes down; nats.go retries
 		// every ReconnectWait with the same refusal.
 		setConnected(false, reason)
 	}
-	authOpts = append(authOpts,
-		// The server's refusal (e.g. "authorization violation") says
-		// what is wrong; without this the element only learns that the
-		// connection is down.
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { refused(err) }),
-		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { refused(err) }),
-		// nats.go gives up after the same authorization error twice; keep
-		// retrying, so fixing the server's configuration is enough.
-		nats.IgnoreAuthErrorAbort())
+	authOpts = append(authOpts, natsauth.RefusalOptions(refused, nil)...)
 	nc, err := offload.Connect(s.server, "gstreact-"+s.cfg.StreamID, setConnected, authOpts...)
 	if err != nil {
 		e.Error(gst.DomainResource, gst.ResourceErrorSettings, s.auth.RedactIn(err.Error(), s.server), "")

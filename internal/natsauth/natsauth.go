@@ -238,6 +238,33 @@ func (o Options) RedactIn(s, urls string) string {
 	return s
 }
 
+// RefusalOptions are the nats.go options every client of ours wants: the
+// server refusing the credentials or TLS (IsAuthError, IsTLSError), reported
+// by nats.go through either its error or its reconnect-error callback, goes
+// to refused; any other asynchronous error to other (nil: ignored); and an
+// authorization error does not make nats.go give up (it does after the same
+// one twice), so fixing the server's configuration is enough.
+func RefusalOptions(refused, other func(err error)) []nats.Option {
+	route := func(err error) {
+		switch {
+		case IsAuthError(err) || IsTLSError(err):
+			refused(err)
+		case other != nil:
+			other(err)
+		}
+	}
+	return []nats.Option{
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { route(err) }),
+		// A failed reconnect is retried anyway; only a refusal says more.
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			if IsAuthError(err) || IsTLSError(err) {
+				refused(err)
+			}
+		}),
+		nats.IgnoreAuthErrorAbort(),
+	}
+}
+
 // IsAuthError reports whether err is the server refusing the client's
 // credentials (an authorization violation, or expired or revoked ones).
 func IsAuthError(err error) bool {

@@ -349,10 +349,8 @@ func (p *Publisher) openNATS() (sink, error) {
 	// refused reports the server turning down the credentials or TLS, which
 	// says more than "disconnected".
 	refused := func(err error) {
-		if natsauth.IsAuthError(err) || natsauth.IsTLSError(err) {
-			msg := p.cfg.Auth.RedactIn(err.Error(), p.cfg.Server)
-			p.setDownWhy("NATS server at "+server+" refused the connection: "+msg+" (check user/password, token, creds-file, nkey-seed-file and the tls-* properties)", true)
-		}
+		msg := p.cfg.Auth.RedactIn(err.Error(), p.cfg.Server)
+		p.setDownWhy("NATS server at "+server+" refused the connection: "+msg+" (check user/password, token, creds-file, nkey-seed-file and the tls-* properties)", true)
 	}
 	opts := append([]nats.Option{
 		nats.Name(name),
@@ -376,13 +374,8 @@ func (p *Publisher) openNATS() (sink, error) {
 			}
 			p.setDown(reason)
 		}),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { refused(err) }),
-		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { refused(err) }),
-		// An authorization error twice in a row closes the connection in
-		// nats.go; keep retrying instead, so fixing the server's
-		// configuration is enough.
-		nats.IgnoreAuthErrorAbort(),
 	}, authOpts...)
+	opts = append(opts, natsauth.RefusalOptions(refused, nil)...)
 	nc, err := nats.Connect(p.cfg.Server, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("server %q: cannot connect to NATS: %s (check the URL, e.g. nats://127.0.0.1:4222)", server, p.cfg.Auth.RedactIn(err.Error(), p.cfg.Server))
