@@ -1,8 +1,6 @@
 package elements_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -48,18 +46,11 @@ func takeSample() soakSample {
 }
 
 func vmRSSKB() int64 {
-	b, err := os.ReadFile("/proc/self/status")
+	rss, err := mallocstats.RSS()
 	if err != nil {
 		return -1
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "VmRSS:" {
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			return n
-		}
-	}
-	return -1
+	return rss >> 10
 }
 
 // soakFrames is the soak length: a short form in the default test run,

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/gst-react/gst-react/internal/mallocstats"
 )
 
 // Row is one number of the report.
@@ -162,21 +164,6 @@ func cpuModel() string {
 
 // readRSS is this process's VmRSS in MiB.
 func readRSS() (float64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			if len(f) >= 1 {
-				kb, err := strconv.ParseFloat(f[0], 64)
-				if err != nil {
-					return 0, err
-				}
-				return kb / 1024, nil
-			}
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/self/status")
+	rss, err := mallocstats.RSS()
+	return float64(rss) / (1 << 20), err
 }

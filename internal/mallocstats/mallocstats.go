@@ -20,13 +20,6 @@ static void read_mallinfo (size_t out[4])
 */
 import "C"
 
-// Stats are byte counts over all of glibc's arenas.
-type Stats struct {
-	InUse uint64 // allocated and not yet freed by C code (arenas + mmapped chunks)
-	Held  uint64 // obtained from the system (arenas + mmapped chunks)
-	Free  uint64 // freed but kept in the arenas for reuse
-}
-
 // Read returns the totals; ok is false where glibc's mallinfo2 is not
 // available (other platforms build the stub).
 func Read() (s Stats, ok bool) {

@@ -1,11 +1,7 @@
 package onnx_test
 
 import (
-	"bufio"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gst-react/gst-react/internal/mallocstats"
@@ -15,20 +11,11 @@ import (
 
 func residentMB(t *testing.T) float64 {
 	t.Helper()
-	f, err := os.Open("/proc/self/status")
+	rss, err := mallocstats.RSS()
 	if err != nil {
-		t.Skip("no /proc/self/status:", err)
+		t.Skip("no RSS:", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			return float64(kb) / 1024
-		}
-	}
-	t.Skip("no VmRSS")
-	return 0
+	return float64(rss) / (1 << 20)
 }
 
 // A process that reopens a large model (a restarted in-process cloud worker)
