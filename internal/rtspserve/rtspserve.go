@@ -187,7 +187,6 @@ type Server struct {
 
 type feed struct {
 	id     uintptr
-	server *Server
 	bridge *gstbridge.Bridge
 }
 
@@ -287,7 +286,7 @@ const FeedLaunch = "( appsrc name=feed is-live=true format=time do-timestamp=tru
 func (s *Server) MountFeed(path string, b *gstbridge.Bridge) error {
 	mu.Lock()
 	nextID++
-	f := &feed{id: nextID, server: s, bridge: b}
+	f := &feed{id: nextID, bridge: b}
 	feeds[f.id] = f
 	mu.Unlock()
 	if err := s.mount(path, FeedLaunch, true, f.id); err != nil {

@@ -346,6 +346,11 @@ func TestRunRTSPCameraOutageRTSPOut(t *testing.T) {
 	}
 	during := viewer.framesAfter(down) - viewer.framesAfter(up.Time)
 	t.Logf("viewer: %d frames during the outage (held frames), %d after", during, viewer.framesAfter(up.Time))
+	// The run repeats the last frame every holdEvery while the camera is away
+	// (~3 s here), so the viewer's stream never stops.
+	if during < 2 {
+		t.Errorf("viewer got %d frames during the %.1f s outage, want the held frame repeated", during, up.Outage.Seconds())
+	}
 
 	// Boxes are drawn: the viewer's frames differ from every camera frame
 	// in box-outline pixels.
@@ -379,7 +384,7 @@ func TestRunRTSPCameraOutageRTSPOut(t *testing.T) {
 	}
 	sum := sums[0]
 	t.Logf("summary: %d frames, %d boxes %v, outages %d (%.1f s), %d repeated; served %s", sum.Frames, sum.Boxes, sum.BySource, sum.Outages, sum.Downtime.Seconds(), sum.Repeated, sum.Served)
-	if sum.Outages != 1 || sum.Boxes == 0 || sum.Served != outURL || sum.Cloud == nil {
+	if sum.Outages != 1 || sum.Boxes == 0 || sum.Served != outURL || sum.Cloud == nil || sum.Repeated == 0 {
 		t.Fatalf("summary %+v", sum)
 	}
 	out := run.progress.String()

@@ -231,7 +231,7 @@ func TestRunRTSPCameraStallReconnects(t *testing.T) {
 	time.Sleep(time.Second)
 	sums, err := run.stop(t, 20*time.Second)
 	sum := sums[0]
-	if err != nil || sum.Outages != 1 {
+	if err != nil || sum.Outages != 1 || sum.Repeated == 0 {
 		t.Fatalf("run: %v, summary %+v\n%s", err, sum, run.progress.String())
 	}
 	t.Logf("%d frames, %d held; took %.1f s\n%s", sum.Frames, sum.Repeated, time.Since(testStart).Seconds(), run.progress.String())
