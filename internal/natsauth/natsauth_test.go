@@ -88,7 +88,9 @@ func TestRedact(t *testing.T) {
 }
 
 // A real server with token auth over mutual TLS: the right settings connect,
-// a wrong token is an authorization violation, a missing CA fails TLS.
+// a wrong token is an authorization violation, a client without the CA
+// cannot verify the server (a TLS error), and one without a client
+// certificate is turned away.
 func TestConnectTokenOverTLS(t *testing.T) {
 	certs := natsservertest.WriteCerts(t)
 	srv := natsservertest.Start(t, natsserver.Options{NoLog: true, Token: "right-token",
@@ -115,11 +117,45 @@ func TestConnectTokenOverTLS(t *testing.T) {
 	if _, err := connect(bad); !natsauth.IsAuthError(err) {
 		t.Errorf("wrong token: got %v, want an authorization violation", err)
 	}
+	noCA := good
+	noCA.TLSCAFile = ""
+	if nc, err := connect(noCA); err == nil {
+		nc.Close()
+		t.Error("connected without the CA that signed the server's certificate")
+	} else if !natsauth.IsTLSError(err) {
+		t.Errorf("without the CA: %v, want a TLS verification error", err)
+	}
 	noCert := good
 	noCert.TLSCertFile, noCert.TLSKeyFile = "", ""
 	if nc, err := connect(noCert); err == nil {
 		nc.Close()
 		t.Error("connected without the client certificate the server verifies")
+	}
+}
+
+// User and password against a real server: the right pair connects, a wrong
+// password is an authorization violation.
+func TestConnectUserPassword(t *testing.T) {
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true, Users: map[string]string{"edge-a": "s3cret"}})
+	connect := func(o natsauth.Options) error {
+		opts, err := o.NATSOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(srv.ClientURL(), append(opts, nats.Timeout(2*time.Second))...)
+		if err == nil {
+			nc.Close()
+		}
+		return err
+	}
+	if err := connect(natsauth.Options{User: "edge-a", Password: "s3cret"}); err != nil {
+		t.Fatalf("right password: %v", err)
+	}
+	if err := connect(natsauth.Options{User: "edge-a", Password: "wrong"}); !natsauth.IsAuthError(err) {
+		t.Errorf("wrong password: %v, want an authorization violation", err)
+	}
+	if err := connect(natsauth.Options{}); !natsauth.IsAuthError(err) {
+		t.Errorf("no credentials: %v, want an authorization violation", err)
 	}
 }
 

@@ -58,7 +58,8 @@ func TestPortTaken(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
-	for _, o := range []natsserver.Options{{Port: -1}, {Port: 70000}, {MaxPayload: -5}, {MaxPayload: 1 << 30}} {
+	for _, o := range []natsserver.Options{{Port: -1}, {Port: 70000}, {MaxPayload: -5}, {MaxPayload: 1 << 30},
+		{Token: "t", Users: map[string]string{"u": "p"}}, {TLSCertFile: "c.pem"}, {TLSVerify: true}} {
 		if _, err := natsserver.Start(o); err == nil {
 			t.Errorf("Start(%+v) succeeded", o)
 		}

@@ -69,7 +69,9 @@ func TestMountLaunchServesAndRestartsOnSamePort(t *testing.T) {
 		t.Fatalf("restart on port %d: %v", port, err)
 	}
 	defer s2.Close()
-	s2.MountLaunch("/cam", cam, true)
+	if err := s2.MountLaunch("/cam", cam, true); err != nil {
+		t.Fatal(err)
+	}
 	if got := receive(t, s2.URL("/cam"), "rtpjpegdepay ! jpegdec", 5, 15*time.Second); got < 5 {
 		t.Fatalf("after restart: got %d frames", got)
 	}

@@ -199,7 +199,9 @@ func TestRunRTSPCameraStallReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cam.Close()
-	cam.MountLaunch("/cam", fmt.Sprintf(`( udpsrc port=%d caps="application/x-rtp,media=video,encoding-name=JPEG,payload=26,clock-rate=90000" ! rtpjpegdepay ! jpegdec ! videoconvert ! video/x-raw,format=I420 ! jpegenc ! rtpjpegpay name=pay0 pt=26 )`, udp), true)
+	if err := cam.MountLaunch("/cam", fmt.Sprintf(`( udpsrc port=%d caps="application/x-rtp,media=video,encoding-name=JPEG,payload=26,clock-rate=90000" ! rtpjpegdepay ! jpegdec ! videoconvert ! video/x-raw,format=I420 ! jpegenc ! rtpjpegpay name=pay0 pt=26 )`, udp), true); err != nil {
+		t.Fatal(err)
+	}
 	sender := func() *gst.Pipeline {
 		p, err := gst.NewPipelineFromString(fmt.Sprintf("videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1 ! videoconvert ! video/x-raw,format=I420 ! jpegenc ! rtpjpegpay ! udpsink host=127.0.0.1 port=%d", udp))
 		if err != nil {
