@@ -265,8 +265,10 @@ func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
 	return gst.FlowOK
 }
 
-// relayEvents turns publisher events into bus messages and posts the
-// counters every interval (a second by default), off the streaming thread.
+// relayEvents turns publisher events into bus messages, warns once when the
+// queue starts dropping records (checked every second, whatever the status
+// interval, so status-interval=0 does not silence it), and posts the counters
+// every interval (a second by default), off the streaming thread.
 func (e *Element) relayEvents(pub *publish.Publisher, cfg publish.Config, interval time.Duration, done chan struct{}) {
 	defer e.relay.Done()
 	var ticks <-chan time.Time
@@ -275,6 +277,8 @@ func (e *Element) relayEvents(pub *publish.Publisher, cfg publish.Config, interv
 		defer tick.Stop()
 		ticks = tick.C
 	}
+	dropCheck := time.NewTicker(time.Second)
+	defer dropCheck.Stop()
 	e.postStats(pub.Stats(), "start")
 	var lastDropped uint64
 	dropWarned := false
@@ -295,7 +299,7 @@ func (e *Element) relayEvents(pub *publish.Publisher, cfg publish.Config, interv
 				dropWarned = false
 			}
 			e.handleEvent(ev, cfg)
-		case <-ticks:
+		case <-dropCheck.C:
 			st := pub.Stats()
 			if st.Dropped > lastDropped && !dropWarned {
 				dropWarned = true
@@ -304,7 +308,8 @@ func (e *Element) relayEvents(pub *publish.Publisher, cfg publish.Config, interv
 					"the destination is slower than the stream or unreachable; raise max-pending to hold more")
 			}
 			lastDropped = st.Dropped
-			e.postStats(st, "periodic")
+		case <-ticks:
+			e.postStats(pub.Stats(), "periodic")
 		}
 	}
 }

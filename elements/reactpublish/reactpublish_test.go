@@ -590,3 +590,32 @@ func TestSteadyStateAllocsPerFrame(t *testing.T) {
 }
 
 var _ = detection.SourceEdge
+
+// An unreachable server fills a small queue: the element says once that it
+// drops records, even with the periodic status turned off (status-interval=0),
+// and every frame still passes.
+func TestDroppingRecordsWarnsWithoutStatus(t *testing.T) {
+	desc := "videotestsrc is-live=true num-buffers=60 ! video/x-raw,format=I420,width=64,height=48,framerate=30/1 ! " +
+		"reactpublish server=nats://127.0.0.1:1 every-frame=true max-pending=5 status-interval=0 drain-timeout=0 ! fakesink name=sink"
+	res, err := pipetest.Run(desc, 30*time.Second, pipetest.Probe{Element: "sink", Pad: "sink"})
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatalf("run: %v %s", err, res.ErrorText())
+	}
+	if n := len(res.Frames["sink.sink"]); n != 60 {
+		t.Errorf("%d frames passed, want 60", n)
+	}
+	warned := 0
+	for _, w := range res.Warnings {
+		if strings.Contains(w, "dropping records") {
+			warned++
+		}
+	}
+	if warned != 1 {
+		t.Errorf("%d warnings about dropped records, want 1: %q", warned, res.Warnings)
+	}
+	for _, m := range res.Messages {
+		if m.Name == "reactpublish-status" && strings.Contains(m.Raw, "periodic") {
+			t.Errorf("periodic status with status-interval=0: %s", m.Raw)
+		}
+	}
+}
