@@ -170,7 +170,7 @@ func TestPublishToFile(t *testing.T) {
 }
 
 // every-frame=false leaves out frames without boxes; the default keeps them
-// (with an empty boxes array). Standard output works as a location.
+// (with an empty boxes array).
 func TestEveryFrame(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
@@ -193,6 +193,31 @@ func TestEveryFrame(t *testing.T) {
 			if err != nil || r.Frame != uint64(i) || len(r.Boxes) != 0 || r.Stream != "test" || !strings.Contains(string(l), `"boxes":[]`) {
 				t.Fatalf("line %d: %v %s", i, err, l)
 			}
+		}
+	}
+
+	// With boxes, every-frame=false keeps exactly the frames that have some.
+	const n = 12
+	out := filepath.Join(dir, "boxes.jsonl")
+	desc := fmt.Sprintf("%s ! reactdetect interval=1 ! reactpublish name=pub every-frame=false location=%s ! fakesink",
+		motSource(t, n, 320, 180), launch.Quote(out))
+	res, err := pipetest.Run(desc, time.Minute, pipetest.Probe{Element: "pub", Pad: "sink"})
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatalf("run: %v %s", err, res.ErrorText())
+	}
+	withBoxes := 0
+	for _, f := range res.Frames["pub.sink"] {
+		if len(f.Dets) > 0 {
+			withBoxes++
+		}
+	}
+	lines := readLines(t, out)
+	if withBoxes == 0 || len(lines) != withBoxes {
+		t.Fatalf("every-frame=false: %d lines for %d frames with boxes (of %d)", len(lines), withBoxes, n)
+	}
+	for i, l := range lines {
+		if r, err := publish.ParseRecord(l); err != nil || len(r.Boxes) == 0 {
+			t.Fatalf("line %d has no boxes: %v %s", i, err, l)
 		}
 	}
 }
