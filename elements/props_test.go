@@ -1,11 +1,14 @@
 package elements_test
 
 import (
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/go-gst/go-glib/glib"
 	"github.com/go-gst/go-gst/gst"
 
+	"github.com/gst-react/gst-react/internal/pipetest"
 	"github.com/gst-react/gst-react/internal/runner"
 )
 
@@ -46,7 +49,7 @@ func TestPropertiesReadBackWhatWasSet(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		for _, spec := range el.Class().ListProperties() {
+		for _, spec := range pipetest.PropertySpecs(el) {
 			p := spec.Name()
 			if _, ok := props[p]; !ok && !inherited[p] && spec.Flags()&glib.ParameterReadable != 0 {
 				t.Errorf("%s.%s has no case in this test", name, p)
@@ -99,6 +102,40 @@ func TestEmptyStringPropertiesGiveTheDefault(t *testing.T) {
 			if got, _ := el.GetProperty(p); got != def {
 				t.Errorf("%s.%s = \"\" reads back %q, want the default %q", name, p, got, def)
 			}
+		}
+	}
+}
+
+// Listing property specs must not free them: after listing and two garbage
+// collections, the elements still make pipelines and read their properties.
+func TestPropertySpecsLeaveTheClassIntact(t *testing.T) {
+	if err := runner.Init(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		for _, name := range []string{"reactcloud", "reactpublish"} {
+			el, err := gst.NewElement(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pipetest.PropertySpecs(el)) == 0 {
+				t.Fatalf("%s: no properties", name)
+			}
+		}
+		runtime.GC()
+		runtime.GC()
+	}
+	res, err := pipetest.Run("videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! reactcloud server=nats://127.0.0.1:1 ! reactpublish location=/dev/null ! fakesink", 30*time.Second)
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatalf("run: %v %s", err, res.ErrorText())
+	}
+	el, _ := gst.NewElement("reactcloud")
+	for _, s := range pipetest.PropertySpecs(el) {
+		if s.Flags()&glib.ParameterReadable == 0 {
+			continue
+		}
+		if _, err := el.GetProperty(s.Name()); err != nil {
+			t.Errorf("reactcloud.%s: %v", s.Name(), err)
 		}
 	}
 }

@@ -125,7 +125,7 @@ func TestSecretsAreWriteOnly(t *testing.T) {
 	}
 	const pw = "pa55w0rd-never-shown"
 	specs := map[string]*glib.ParamSpec{}
-	for _, p := range el.Class().ListProperties() {
+	for _, p := range pipetest.PropertySpecs(el) {
 		specs[p.Name()] = p
 	}
 	for _, name := range []string{"password", "token"} {
