@@ -17,7 +17,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/launch"
 	"github.com/gst-react/gst-react/internal/natsserver"
 	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
@@ -239,7 +238,7 @@ func (c *jsConsumer) count() int {
 	return len(c.got)
 }
 
-// start consumes until stopAt frames are in (0 = until stopped).
+// start consumes on a goroutine until halt.
 func (c *jsConsumer) start(t *testing.T) {
 	c.stop, c.done = make(chan struct{}), make(chan struct{})
 	go func() {
@@ -613,8 +612,6 @@ func TestSteadyStateAllocsPerFrame(t *testing.T) {
 		t.Fatalf("%v %+v", err, r)
 	}
 }
-
-var _ = detection.SourceEdge
 
 // An unreachable server fills a small queue: the element says once that it
 // drops records, even with the periodic status turned off (status-interval=0),

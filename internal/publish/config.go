@@ -90,8 +90,6 @@ func (c Config) Validate() error {
 		if err := validSubject(c.EffectiveSubject()); err != nil {
 			return fmt.Errorf("subject %q %v", c.EffectiveSubject(), err)
 		}
-	}
-	if c.Server != "" {
 		if err := c.Auth.Validate(); err != nil {
 			return err
 		}

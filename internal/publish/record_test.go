@@ -2,6 +2,7 @@ package publish
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -154,7 +155,7 @@ func TestAppendRecordAllocs(t *testing.T) {
 
 func BenchmarkAppendRecord(b *testing.B) {
 	for _, n := range []int{0, 10, 50} {
-		b.Run(strings.Replace("boxes=N", "N", string(rune('0'+n/10))+string(rune('0'+n%10)), 1), func(b *testing.B) {
+		b.Run(fmt.Sprintf("boxes=%02d", n), func(b *testing.B) {
 			f := sampleFrame(n)
 			buf := AppendRecord(nil, &f)
 			b.ReportAllocs()
