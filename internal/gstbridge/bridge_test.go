@@ -64,7 +64,11 @@ func TestBridgeRestampsRepeatsAndDropsStale(t *testing.T) {
 	p1 := src(5)
 	wait(5)
 	// The first source's EOS does not end the target (forwardEOS false): a
-	// second source carries on into the same appsrc.
+	// second source carries on into the same appsrc (an appsrc that got EOS
+	// would refuse its buffers).
+	if msg := p1.GetPipelineBus().TimedPopFiltered(gst.ClockTime(5*time.Second), gst.MessageEOS); msg == nil {
+		t.Fatal("the first source did not reach its end")
+	}
 	p1.SetState(gst.StateNull)
 	p2 := src(3)
 	wait(8)
