@@ -193,9 +193,7 @@ func (w *Worker) writeMetrics(out io.Writer) error {
 	bw := bufio.NewWriter(out)
 	s := w.Stats()
 	const p = "gstreact_cloudworker_"
-	metric := func(name, typ, help string) {
-		fmt.Fprintf(bw, "# HELP %s%s %s\n# TYPE %s%s %s\n", p, name, help, p, name, typ)
-	}
+	metric := func(name, typ, help string) { promtext.Header(bw, p+name, typ, help) }
 	metric("info", "gauge", "Worker identity and configuration; always 1.")
 	fmt.Fprintf(bw, "%sinfo{worker_id=\"%s\",model=\"%s\",subject=\"%s\",queue=\"%s\"} 1\n", p,
 		promtext.EscapeLabel(w.opts.WorkerID), promtext.EscapeLabel(w.opts.ModelPath), promtext.EscapeLabel(w.opts.Subject), promtext.EscapeLabel(w.opts.Queue))

@@ -1,6 +1,9 @@
 package promtext
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestEscapeLabel(t *testing.T) {
 	for in, want := range map[string]string{
@@ -13,5 +16,14 @@ func TestEscapeLabel(t *testing.T) {
 		if got := EscapeLabel(in); got != want {
 			t.Errorf("EscapeLabel(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestHeader(t *testing.T) {
+	var b strings.Builder
+	Header(&b, "gstreact_run_frames_total", "counter", "Frames out of the pipeline.")
+	want := "# HELP gstreact_run_frames_total Frames out of the pipeline.\n# TYPE gstreact_run_frames_total counter\n"
+	if b.String() != want {
+		t.Fatalf("got %q, want %q", b.String(), want)
 	}
 }

@@ -210,9 +210,7 @@ var sourceNames = [3]string{"edge", "tracked", "cloud"}
 func (b *board) writeMetrics(out io.Writer) error {
 	w := bufio.NewWriter(out)
 	const p = "gstreact_run_"
-	metric := func(name, typ, help string) {
-		fmt.Fprintf(w, "# HELP %s%s %s\n# TYPE %s%s %s\n", p, name, help, p, name, typ)
-	}
+	metric := func(name, typ, help string) { promtext.Header(w, p+name, typ, help) }
 	type row struct {
 		s     *stream
 		cloud map[string]interface{}
