@@ -134,12 +134,9 @@ func (r *relay) run(ctx context.Context) {
 	backoff := r.min
 	caps := ""
 	for ctx.Err() == nil {
-		reason, gotFrames := r.attempt(ctx, caps)
+		reason, gotFrames := r.attempt(ctx, &caps)
 		if ctx.Err() != nil {
 			return
-		}
-		if caps == "" {
-			caps = pinCaps(r.bridge.Caps())
 		}
 		if gotFrames {
 			backoff = r.min // it worked for a while: try again soon
@@ -150,9 +147,11 @@ func (r *relay) run(ctx context.Context) {
 	}
 }
 
-// attempt runs one capture pipeline until it fails or ctx ends.
-func (r *relay) attempt(ctx context.Context, caps string) (reason string, gotFrames bool) {
-	desc := r.in.Capture(caps)
+// attempt runs one capture pipeline until it fails or ctx ends. *caps pins
+// the capture to the first connection's caps ("" until then: attempt sets
+// it when the first frames ever arrive).
+func (r *relay) attempt(ctx context.Context, caps *string) (reason string, gotFrames bool) {
+	desc := r.in.Capture(*caps)
 	p, err := gst.NewPipelineFromString(desc)
 	if err != nil {
 		return "building the capture pipeline: " + err.Error(), false
@@ -182,12 +181,13 @@ func (r *relay) attempt(ctx context.Context, caps string) (reason string, gotFra
 		st := r.bridge.Stats()
 		if !gotFrames && st.GenSamples > 0 {
 			gotFrames = true
-			if caps == "" {
+			if *caps == "" {
 				// First frames ever: from now on this connection, too, is
-				// scaled to them should the camera change its size.
-				if caps = pinCaps(r.bridge.Caps()); caps != "" {
+				// scaled to them should the camera change its size, and so
+				// is every later one.
+				if *caps = pinCaps(r.bridge.Caps()); *caps != "" {
 					if pin, err := p.GetElementByName(launch.CapturePin); err == nil {
-						pin.SetProperty("caps", gst.NewCapsFromString(caps))
+						pin.SetProperty("caps", gst.NewCapsFromString(*caps))
 					}
 				}
 			}
