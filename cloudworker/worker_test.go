@@ -24,6 +24,7 @@ import (
 	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
 	"github.com/gst-react/gst-react/internal/onnx/onnxtest"
 	"github.com/gst-react/gst-react/internal/testassets"
+	"github.com/gst-react/gst-react/internal/testlog"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -633,31 +634,13 @@ func TestCUDAOption(t *testing.T) {
 	}
 }
 
-// lockedLog is a log destination safe for nats.go's callback goroutine.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // The server's token changes under a connected worker (credentials rotated):
 // the worker keeps retrying (every 50 ms here) but says so once, names what
 // to check, and never logs a token.
 func TestRotatedTokenLoggedOnce(t *testing.T) {
 	srv := natsservertest.Start(t, natsserver.Options{NoLog: true, Token: "old-t0ken"})
 	port := srv.Port()
-	var log lockedLog
+	var log testlog.Buffer
 	w := newWorker(t, srv.ClientURL(), fastModel, func(o *Options) {
 		o.Auth.Token = "old-t0ken"
 		o.Logger = slog.New(slog.NewTextHandler(&log, nil))

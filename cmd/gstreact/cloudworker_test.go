@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/gst-react/gst-react/internal/mot"
 	"github.com/gst-react/gst-react/internal/natsserver"
 	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
+	"github.com/gst-react/gst-react/internal/testlog"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -36,27 +35,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func captureCloudworkerLog(t *testing.T) *syncBuffer {
+func captureCloudworkerLog(t *testing.T) *testlog.Buffer {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &testlog.Buffer{}
 	old := cloudworkerLog
 	cloudworkerLog = buf
 	t.Cleanup(func() {
@@ -243,7 +224,7 @@ func TestCloudworkerBinarySIGTERM(t *testing.T) {
 	c := exec.Command(os.Args[0], "cloudworker", "--nats", srv.ClientURL(), "--model", "yolox_nano_416x416",
 		"--extra-latency", extra.String(), "--worker-id", "sigterm-test")
 	c.Env = append(os.Environ(), envRunMain+"=1")
-	var stderr syncBuffer
+	var stderr testlog.Buffer
 	c.Stdout, c.Stderr = &stderr, &stderr
 	if err := c.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package runner_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/gst-react/gst-react/internal/rtspserve"
 	"github.com/gst-react/gst-react/internal/runner"
 	"github.com/gst-react/gst-react/internal/testassets"
+	"github.com/gst-react/gst-react/internal/testlog"
 )
 
 const camW, camH = 640, 360
@@ -147,24 +147,6 @@ func waitFor(timeout time.Duration, cond func() bool) bool {
 	return cond()
 }
 
-// lockedBuffer is an io.Writer safe for the run's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // events collects a run's events.
 type events struct {
 	mu  sync.Mutex
@@ -207,7 +189,7 @@ func (e *events) wait(t *testing.T, kind runner.EventKind, after time.Time, time
 // and progress lines collected for the test to wait on.
 type backgroundRun struct {
 	ev       events
-	progress lockedBuffer
+	progress testlog.Buffer
 	cancel   context.CancelFunc
 	done     chan runResult
 }
