@@ -19,6 +19,7 @@ import (
 	"github.com/gst-react/gst-react/internal/offload"
 	"github.com/gst-react/gst-react/internal/onnx"
 	"github.com/gst-react/gst-react/internal/ortlib"
+	"github.com/gst-react/gst-react/internal/runner"
 )
 
 // Where `gstreact eval` writes; tests replace them.
@@ -26,16 +27,6 @@ var (
 	evalStdout io.Writer = os.Stdout
 	evalStderr io.Writer = os.Stderr
 )
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
 
 func (l *listFlag) ints(name string, lo int) ([]int, error) {
 	var out []int
@@ -265,7 +256,7 @@ func runEval(ctx context.Context, args []string) error {
 		orders[i] = eval.PingPong(len(s.Frames), *loop)
 		total += grid.Units(s.FPS)
 	}
-	tty := isTerminal(evalStderr)
+	tty := runner.IsTerminal(evalStderr)
 	prog := eval.NewProgress(evalStderr, tty, total)
 	opts.Progress = prog
 

@@ -29,7 +29,7 @@ type board struct {
 }
 
 func newBoard(w io.Writer, streams []*stream, single bool) *board {
-	return &board{w: w, term: w != nil && isTerminal(w), streams: streams, single: single, start: time.Now()}
+	return &board{w: w, term: w != nil && IsTerminal(w), streams: streams, single: single, start: time.Now()}
 }
 
 // printf writes an event line (clearing the status line on a terminal).
@@ -183,7 +183,9 @@ func cloudLine(st map[string]interface{}) string {
 	return fmt.Sprintf("  cloud %v rtt %.0f ms in-flight %v", st["cloud"], st["rtt-ms"], st["in-flight"])
 }
 
-func isTerminal(w io.Writer) bool {
+// IsTerminal reports whether w is a character device (a terminal), where
+// progress lines rewrite themselves instead of scrolling.
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
