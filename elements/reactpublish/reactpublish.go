@@ -123,7 +123,6 @@ type streaming struct {
 	frames     gstvideo.FrameCounter
 	streamID   string
 	everyFrame bool
-	rec        publish.Frame
 	buf        []byte
 }
 
@@ -255,12 +254,11 @@ func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
 	if len(dets) == 0 && !st.everyFrame {
 		return gst.FlowOK
 	}
-	st.rec = publish.Frame{
+	rec := publish.Frame{ // AppendRecord does not keep it: stays on the stack
 		Stream: st.streamID, Frame: frameNum, PTS: b.PTS(), Wall: time.Now(),
 		Width: st.info.Width, Height: st.info.Height, Boxes: dets, Labels: names,
 	}
-	st.buf = publish.AppendRecord(st.buf[:0], &st.rec)
-	st.rec.Boxes, st.rec.Labels = nil, nil
+	st.buf = publish.AppendRecord(st.buf[:0], &rec)
 	pub.Offer(st.buf)
 	return gst.FlowOK
 }
