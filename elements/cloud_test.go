@@ -23,7 +23,10 @@ import (
 // pingPong makes an n-frame stream from a MOT sequence's frames played
 // forward and back (symlinks in a temp dir), so motion stays continuous and
 // every frame has ground truth. It returns the gst-launch source and the
-// MOT frame (1-based) of each stream frame.
+// MOT frame (1-based) of each stream frame. With n = 0 the stream is
+// endless (one forward-and-back period, looped; the index lists that period):
+// for tests that end the run with pipetest.RunUntil once what they wait for
+// has happened.
 func pingPong(t *testing.T, seq string, n int) (string, []int, *mot.GroundTruth) {
 	t.Helper()
 	dir := filepath.Join(testassets.SharedAssets(t), "video", seq)
@@ -37,6 +40,10 @@ func pingPong(t *testing.T, seq string, n int) (string, []int, *mot.GroundTruth)
 	}
 	tmp := t.TempDir()
 	period := 2*len(names) - 2
+	loop := n == 0
+	if loop {
+		n = period
+	}
 	index := make([]int, n)
 	for i := range n {
 		k := i % period
@@ -48,7 +55,7 @@ func pingPong(t *testing.T, seq string, n int) (string, []int, *mot.GroundTruth)
 			t.Fatal(err)
 		}
 	}
-	src := fmt.Sprintf(`multifilesrc location="%s/%%06d.jpg" start-index=1 stop-index=%d caps="image/jpeg,framerate=30/1" ! jpegdec ! videoconvert ! video/x-raw,format=I420`, tmp, n)
+	src := fmt.Sprintf(`multifilesrc location="%s/%%06d.jpg" start-index=1 stop-index=%d loop=%t caps="image/jpeg,framerate=30/1" ! jpegdec ! videoconvert ! video/x-raw,format=I420`, tmp, n, loop)
 	return src, index, gt
 }
 

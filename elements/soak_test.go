@@ -76,6 +76,14 @@ func soakFrames(t *testing.T) int {
 // and after warm-up (heap, RSS); and late in the run against warm-up (heap,
 // fds) or, when the run is long enough, against the first full flap cycle
 // (RSS), with everything still running.
+//
+// The schedule is tied to frames and events, never to wall-clock guesses:
+// the source is endless, and the run ends (EOS) only after at least n frames
+// and at least two outages (one of each kind), each followed by the worker
+// serving again and then `gap` frames of cloud help. How many frames go by
+// while a worker restarts depends on the machine (a fast idle one runs two to
+// three times as many as a loaded one), so the run is longer where the
+// pipeline is faster; n is its minimum.
 func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode")
@@ -83,7 +91,7 @@ func TestSoak(t *testing.T) {
 	n := soakFrames(t)
 	warm := min(100, n/6)
 	late := n - min(50, n/10)
-	src, _, _ := pingPong(t, "MOT17-04-FRCNN-mini", n)
+	src, _, _ := pingPong(t, "MOT17-04-FRCNN-mini", 0)
 	testassets.InitORT(t)
 	if err := runner.Init(); err != nil {
 		t.Fatal(err)
@@ -115,9 +123,10 @@ func TestSoak(t *testing.T) {
 
 	// The flapper runs the schedule from the frame count: after warm-up, a
 	// cloud outage every `gap` frames lasting `down` frames, alternating
-	// worker and NATS. After each recovery it waits for the worker to serve
-	// requests again (without holding the pipeline back) before the next
-	// outage, so each "up" phase really is up.
+	// worker and NATS, at least one of each. After each recovery it waits for
+	// the worker to serve requests again (without holding the pipeline back)
+	// and schedules the next outage `gap` frames after that, so each "up"
+	// phase really is up. When it is done it ends the run (eos).
 	type flap struct {
 		kind      string
 		downAt    time.Time
@@ -133,6 +142,7 @@ func TestSoak(t *testing.T) {
 	samples := map[string]soakSample{}
 	var smu sync.Mutex
 	stop := make(chan struct{})
+	eos := make(chan struct{})
 	flapperDone := make(chan struct{})
 	waitFrames := func(k int) bool {
 		for out.Load() < k {
@@ -147,6 +157,7 @@ func TestSoak(t *testing.T) {
 	const gap, down = 150, 60
 	go func() {
 		defer close(flapperDone)
+		defer close(eos) // also when a step failed: the run ends instead of waiting for its deadline
 		if !waitFrames(warm) {
 			return
 		}
@@ -155,7 +166,7 @@ func TestSoak(t *testing.T) {
 		samples["warm"] = s
 		smu.Unlock()
 		next := warm + gap/2
-		for i := 0; next+down+gap/2 < late; i++ {
+		for i := 0; i < 2 || next+down+gap/2 < late; i++ {
 			if !waitFrames(next) {
 				return
 			}
@@ -215,16 +226,25 @@ func TestSoak(t *testing.T) {
 			flaps = append(flaps, f)
 			next = max(out.Load(), f.upFrame) + gap
 		}
-		if waitFrames(late) {
-			s := takeSample()
-			smu.Lock()
-			samples["late"] = s
-			smu.Unlock()
+		// The late sample, with everything running, half a gap after the last
+		// recovery at the earliest; the run then goes on as far past it as n
+		// asks (and to n at least).
+		lateAt := max(late, out.Load()+gap/2)
+		if !waitFrames(lateAt) {
+			return
 		}
+		s = takeSample()
+		smu.Lock()
+		samples["late"] = s
+		smu.Unlock()
+		waitFrames(max(n, lateAt+n-late))
 	}()
 
+	// The deadline only catches a hang: 200 ms a frame is ~3x what a frame
+	// takes on one core shared with a CPU hog (14 fps), and 2 minutes more
+	// cover the worker restarts and each wait for it to serve (20 s at most).
 	t0 := time.Now()
-	res, err := pipetest.Run(desc, time.Duration(n)*200*time.Millisecond+2*time.Minute,
+	res, err := pipetest.RunUntil(desc, time.Duration(n)*200*time.Millisecond+2*time.Minute, eos,
 		pipetest.Probe{Element: "det", Pad: "sink", Counter: &in},
 		pipetest.Probe{Element: "sink", Pad: "sink", Counter: &out})
 	elapsed := time.Since(t0)
@@ -281,7 +301,7 @@ func TestSoak(t *testing.T) {
 	hb := func(b uint64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
 	var tb strings.Builder
 	fmt.Fprintf(&tb, "soak: %d frames in %v (%.1f fps), %d flaps, %d cloud replies (status: replies=%v cloud-boxes=%v timeouts=%v no-responders=%v)\n",
-		n, elapsed.Round(time.Millisecond), float64(out.Load())/elapsed.Seconds(), len(flaps), replies,
+		out.Load(), elapsed.Round(time.Millisecond), float64(out.Load())/elapsed.Seconds(), len(flaps), replies,
 		lastStatus["replies"], lastStatus["cloud-boxes"], lastStatus["timeouts"], lastStatus["no-responders"])
 	fmt.Fprintf(&tb, "%-12s %12s %12s %12s %12s %12s\n", "", "base", "warm", "steady", "late", "end")
 	row := func(name string, f func(soakSample) string) {
@@ -303,8 +323,8 @@ func TestSoak(t *testing.T) {
 	fmt.Fprintf(&tb, "%-12s %12d in (reactdetect sink), %d out (fakesink)", "frames", in.Load(), out.Load())
 	t.Log("\n" + tb.String())
 
-	if in.Load() != n || out.Load() != n {
-		t.Errorf("frames in %d, out %d, want %d each", in.Load(), out.Load(), n)
+	if in.Load() != out.Load() || out.Load() < n {
+		t.Errorf("frames in %d, out %d, want the same, and %d at least", in.Load(), out.Load(), n)
 	}
 	if len(flaps) < 2 {
 		t.Errorf("only %d cloud outages happened in %d frames, want both kinds", len(flaps), n)

@@ -75,6 +75,14 @@ type Probe struct {
 
 // Run builds desc, plays it until EOS, an error, or timeout, observing probes.
 func Run(desc string, timeout time.Duration, probes ...Probe) (*Result, error) {
+	return RunUntil(desc, timeout, nil, probes...)
+}
+
+// RunUntil is Run for an endless source: once stop is closed it sends EOS
+// into the pipeline, so the frames already in flight drain and the run ends
+// as at a file's end. A test that must see some events happen (not some
+// number of frames go by) lets the source run and closes stop after them.
+func RunUntil(desc string, timeout time.Duration, stop <-chan struct{}, probes ...Probe) (*Result, error) {
 	if err := runner.Init(); err != nil {
 		return nil, err
 	}
@@ -130,6 +138,12 @@ func Run(desc string, timeout time.Duration, probes ...Probe) (*Result, error) {
 	}
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
+		select {
+		case <-stop:
+			p.SendEvent(gst.NewEOSEvent())
+			stop = nil // once
+		default:
+		}
 		msg := bus.TimedPop(gst.ClockTime(50 * time.Millisecond))
 		if msg == nil {
 			continue
