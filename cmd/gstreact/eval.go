@@ -108,7 +108,7 @@ func runEval(ctx context.Context, args []string) error {
 	}
 	seqFlag := newList()
 	fs.Var(seqFlag, "sequence", "MOT sequence folder, or a folder of them; repeatable or comma-separated (required)")
-	loop := fs.Int("loop", 300, "replay at least this many frames: a shorter sequence is extended by ping-pong playback (1..n..2..1..), each frame keeping its ground truth; 0 = play once")
+	loop := fs.Int("loop", 0, "0: play each sequence once (real motion: the evidence); N: replay at least N frames, a shorter sequence extended by ping-pong playback (1..n..2..1..), each frame keeping its ground truth (a smoke test for short clips; every output row says playback ping-pong)")
 	kFlag := newList("5")
 	fs.Var(kFlag, "k", "edge detector every k-th frame (the tracker in between); list")
 	mFlag := newList("30")

@@ -13,7 +13,7 @@ import (
 // WriteJSON writes the results as a JSON array, one object per grid point:
 //
 //	{"sequence": "MOT17-04-FRCNN-mini", "k": 5, "m": 30, "latency_ms": 300,
-//	 "delay_frames": 9, "frames": 300,
+//	 "delay_frames": 9, "frames": 300, "playback": "ping-pong",
 //	 "iou_threshold": 0.5, "decay": 0.85, "min_score": 0.2,
 //	 "edge_only": {"map50": 0.29, "map50_95": 0.14},
 //	 "cloud_only": {...}, "fused": {...}}
@@ -33,7 +33,7 @@ func WriteJSON(w io.Writer, results []Result) error {
 }
 
 // CSVHeader is the first row WriteCSV writes.
-var CSVHeader = []string{"sequence", "k", "m", "latency_ms", "delay_frames", "frames",
+var CSVHeader = []string{"sequence", "k", "m", "latency_ms", "delay_frames", "frames", "playback",
 	"iou_threshold", "decay", "min_score",
 	"edge_map50", "edge_map50_95", "cloud_map50", "cloud_map50_95", "fused_map50", "fused_map50_95"}
 
@@ -46,7 +46,7 @@ func WriteCSV(w io.Writer, results []Result) error {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for _, r := range results {
 		row := []string{r.Sequence, strconv.Itoa(r.K), strconv.Itoa(r.M), f(r.LatencyMS),
-			strconv.Itoa(r.DelayFrames), strconv.Itoa(r.Frames),
+			strconv.Itoa(r.DelayFrames), strconv.Itoa(r.Frames), r.Playback,
 			f(r.IoUThreshold), f(r.Decay), f(r.MinScore),
 			f(r.EdgeOnly.MAP50), f(r.EdgeOnly.MAP5095), f(r.CloudOnly.MAP50), f(r.CloudOnly.MAP5095),
 			f(r.Fused.MAP50), f(r.Fused.MAP5095)}

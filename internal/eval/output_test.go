@@ -22,7 +22,7 @@ func fakeResults() []eval.Result {
 				for li, lat := range []float64{0, 300} {
 					v := 0.2 + 0.01*float64(k) + 0.002*float64(m) - 0.05*float64(li) + 0.03*float64(si)
 					out = append(out, eval.Result{Sequence: seq, K: k, M: m, LatencyMS: lat, DelayFrames: int(lat * 30 / 1000),
-						Frames: 300, FusionParams: fp,
+						Frames: 300, Playback: eval.PlayedOnce, FusionParams: fp,
 						EdgeOnly:  eval.Score{MAP50: 0.3, MAP5095: 0.15},
 						CloudOnly: eval.Score{MAP50: v, MAP5095: v / 2},
 						Fused:     eval.Score{MAP50: v + 0.05, MAP5095: v / 2}})
@@ -78,8 +78,11 @@ func checkJSONSchema(t *testing.T, data []byte, n int) {
 				}
 			}
 		}
-		if len(o) != 12 {
-			t.Fatalf("object %d has %d keys, want 12: %v", i, len(o), o)
+		if pb := o["playback"]; pb != eval.PlayedOnce && pb != eval.PlayedPingPong {
+			t.Fatalf("object %d: playback %v, want %q or %q", i, pb, eval.PlayedOnce, eval.PlayedPingPong)
+		}
+		if len(o) != 13 {
+			t.Fatalf("object %d has %d keys, want 13: %v", i, len(o), o)
 		}
 	}
 }
@@ -97,7 +100,7 @@ func TestCSVAndTable(t *testing.T) {
 	if len(rows) != len(rs)+1 || strings.Join(rows[0], ",") != strings.Join(eval.CSVHeader, ",") {
 		t.Fatalf("CSV: %d rows, header %v", len(rows), rows[0])
 	}
-	one := []eval.Result{{Sequence: "seqA", K: 5, M: 30, LatencyMS: 300, DelayFrames: 9, Frames: 300,
+	one := []eval.Result{{Sequence: "seqA", K: 5, M: 30, LatencyMS: 300, DelayFrames: 9, Frames: 300, Playback: eval.PlayedPingPong,
 		FusionParams: eval.FusionParams{IoUThreshold: 0.5, Decay: 0.85, MinScore: 0.2},
 		EdgeOnly:     eval.Score{MAP50: 0.25, MAP5095: 0.125}, CloudOnly: eval.Score{MAP50: 0.5, MAP5095: 0.25},
 		Fused: eval.Score{MAP50: 0.625, MAP5095: 0.375}}}
@@ -105,7 +108,7 @@ func TestCSVAndTable(t *testing.T) {
 	if err := eval.WriteCSV(&buf, one); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := buf.String(), strings.Join(eval.CSVHeader, ",")+"\nseqA,5,30,300,9,300,0.5,0.85,0.2,0.25,0.125,0.5,0.25,0.625,0.375\n"; got != want {
+	if got, want := buf.String(), strings.Join(eval.CSVHeader, ",")+"\nseqA,5,30,300,9,300,ping-pong,0.5,0.85,0.2,0.25,0.125,0.5,0.25,0.625,0.375\n"; got != want {
 		t.Fatalf("CSV:\n%s\nwant\n%s", got, want)
 	}
 	buf.Reset()

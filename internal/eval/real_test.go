@@ -120,42 +120,44 @@ func TestDeterminism(t *testing.T) {
 	checkJSONSchema(t, a, grid.Points())
 }
 
-// TestFusedBeatsBoth is the REACT claim with the shipped defaults, on every
-// shared sequence (ping-pong to 150 frames) at k=5, m=30, latency 300 ms:
-// fused output is more accurate than either edge-only or cloud-only. The
-// paper's starting values (decay 0.85, IoU 0.5) are logged beside them: with
-// those, cloud-only boxes the edge never confirms decay below min-score a few
-// frames after each reply and fused falls below cloud-only; that is why the
-// defaults changed (internal/fusion, README "Accuracy").
+// TestFusedBeatsBoth is the REACT claim with the shipped defaults on real
+// video played once: OxfordTownCentre (250 frames of a 1080p street, people
+// walking) at k=5, m=10 and latency 0, 300 ms and 1 s: fused output is more
+// accurate than either edge-only or cloud-only. Measured: fused ahead of the
+// better mode by 2.0, 7.4 and 3.3 points. The paper's starting values (decay
+// 0.85, IoU 0.5) are logged beside them. Ping-pong replays of the 8-frame
+// MOT17 clips are no evidence here: their people never leave, which flatters
+// keeping stale cloud boxes (it is how decay 0.99 was once chosen).
 func TestFusedBeatsBoth(t *testing.T) {
-	for _, seq := range []string{"MOT17-04-FRCNN-mini", "MOT17-02-FRCNN-mini"} {
-		t.Run(seq, func(t *testing.T) {
-			p := prepare(t, seq)
-			paper := eval.FusionParams{IoUThreshold: 0.5, Decay: 0.85, MinScore: 0.2}
-			grid := eval.Grid{K: []int{5}, M: []int{30}, Latencies: []time.Duration{300 * time.Millisecond},
-				Fusion: []eval.FusionParams{eval.DefaultFusionParams(), paper}}
-			rs, err := eval.Sweep(context.Background(), p, eval.PingPong(len(p.Seq.Frames), 150), grid, eval.DefaultOptions())
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range rs {
-				t.Logf("%s: edge-only %.3f, cloud-only %.3f, fused %.3f (mAP@0.5); %.3f %.3f %.3f (mAP@[.5:.95])",
-					r.FusionParams, r.EdgeOnly.MAP50, r.CloudOnly.MAP50, r.Fused.MAP50, r.EdgeOnly.MAP5095, r.CloudOnly.MAP5095, r.Fused.MAP5095)
-			}
-			r := rs[0]
-			if r.DelayFrames != 9 || r.Frames != 150 {
-				t.Fatalf("delay %d frames over %d frames, want 9 over 150", r.DelayFrames, r.Frames)
-			}
-			if !(r.Fused.MAP50 > r.EdgeOnly.MAP50 && r.Fused.MAP50 > r.CloudOnly.MAP50) {
-				t.Fatalf("defaults %s: fused mAP@0.5 %.3f does not beat edge-only %.3f and cloud-only %.3f",
-					r.FusionParams, r.Fused.MAP50, r.EdgeOnly.MAP50, r.CloudOnly.MAP50)
-			}
-			// Sanity: the cloud model (736x1280) finds far more pedestrians
-			// than the edge model (416x416), as measured in SOURCES.md.
-			if !(r.CloudOnly.MAP50 > r.EdgeOnly.MAP50+0.05) {
-				t.Fatalf("cloud-only %.3f is not well above edge-only %.3f", r.CloudOnly.MAP50, r.EdgeOnly.MAP50)
-			}
-		})
+	if testing.Short() {
+		t.Skip("short mode: runs both detectors on 250 1080p frames")
+	}
+	p := prepare(t, "OxfordTownCentre")
+	paper := eval.FusionParams{IoUThreshold: 0.5, Decay: 0.85, MinScore: 0.2}
+	grid := eval.Grid{K: []int{5}, M: []int{10}, Latencies: []time.Duration{0, 300 * time.Millisecond, time.Second},
+		Fusion: []eval.FusionParams{eval.DefaultFusionParams(), paper}}
+	rs, err := eval.Sweep(context.Background(), p, eval.PingPong(len(p.Seq.Frames), 0), grid, eval.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		t.Logf("latency %4gms %s: edge-only %.3f, cloud-only %.3f, fused %.3f (mAP@0.5); %.3f %.3f %.3f (mAP@[.5:.95])",
+			r.LatencyMS, r.FusionParams, r.EdgeOnly.MAP50, r.CloudOnly.MAP50, r.Fused.MAP50, r.EdgeOnly.MAP5095, r.CloudOnly.MAP5095, r.Fused.MAP5095)
+		if r.Playback != eval.PlayedOnce || r.Frames != 250 {
+			t.Fatalf("played %s over %d frames, want once over 250", r.Playback, r.Frames)
+		}
+		if r.FusionParams != eval.DefaultFusionParams() {
+			continue
+		}
+		if !(r.Fused.MAP50 > r.EdgeOnly.MAP50 && r.Fused.MAP50 > r.CloudOnly.MAP50) {
+			t.Errorf("latency %gms, defaults %s: fused mAP@0.5 %.3f does not beat edge-only %.3f and cloud-only %.3f",
+				r.LatencyMS, r.FusionParams, r.Fused.MAP50, r.EdgeOnly.MAP50, r.CloudOnly.MAP50)
+		}
+	}
+	// Sanity: the cloud model (736x1280) finds more of these small
+	// pedestrians than the edge model (416x416) when it answers at once.
+	if r := rs[0]; !(r.CloudOnly.MAP50 > r.EdgeOnly.MAP50+0.03) {
+		t.Fatalf("cloud-only %.3f at latency 0 is not well above edge-only %.3f", r.CloudOnly.MAP50, r.EdgeOnly.MAP50)
 	}
 }
 

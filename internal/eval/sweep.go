@@ -90,11 +90,20 @@ type Result struct {
 	DelayFrames int `json:"delay_frames"`
 	// Frames is the number of replayed frames scored (after --loop).
 	Frames int `json:"frames"`
+	// Playback is PlayedOnce, or PlayedPingPong when the sequence was extended by
+	// ping-pong replay (a smoke test, never evidence: people never leave).
+	Playback string `json:"playback"`
 	FusionParams
 	EdgeOnly  Score `json:"edge_only"`
 	CloudOnly Score `json:"cloud_only"`
 	Fused     Score `json:"fused"`
 }
+
+// Playback values of Result.
+const (
+	PlayedOnce     = "once"
+	PlayedPingPong = "ping-pong"
+)
 
 // Options tunes a sweep. Results never depend on Jobs.
 type Options struct {
@@ -194,6 +203,10 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 		return nil, err
 	}
 
+	playback := PlayedOnce
+	if len(order) > len(p.Seq.Frames) {
+		playback = PlayedPingPong
+	}
 	results := make([]Result, 0, g.Points())
 	type ref struct{ li, ci int }
 	var refs []ref
@@ -205,7 +218,7 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 				for _, fp := range g.Fusion {
 					results = append(results, Result{
 						Sequence: name, K: k, M: m, LatencyMS: float64(l) / float64(time.Millisecond),
-						DelayFrames: d, Frames: len(order), FusionParams: fp,
+						DelayFrames: d, Frames: len(order), Playback: playback, FusionParams: fp,
 						EdgeOnly: localScore[li], CloudOnly: cloudScore[ci],
 					})
 					refs = append(refs, ref{li, ci})

@@ -45,7 +45,7 @@ func TestDefaultConfigValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.IoUThreshold != 0.6 || c.Decay != 0.99 || c.MinScore != 0.2 || c.MatchClassAware || c.DuplicateIoU != 0 {
+	if c.IoUThreshold != 0.6 || c.Decay != 0.95 || c.MinScore != 0.2 || c.MatchClassAware || c.DuplicateIoU != 0 {
 		t.Fatalf("unexpected defaults %+v", c)
 	}
 	var zero Fuser

@@ -24,21 +24,33 @@ import (
 //     the authority on detection frames, and a box the detector no longer sees
 //     would otherwise drift on for k frames. Boxes, class, score and source
 //     come from the detection; Age is 0.
-//   - Step moves every track with Median Flow and drops those whose tracking
-//     failed. Carried boxes get Source = SourceTracked (the box is the
-//     tracker's estimate now, whoever found the object) and Age+1; class and
-//     score are kept. A caller that needs to know a box came from the cloud
+//   - Step moves every track with Median Flow. A track whose tracking fails
+//     coasts (Config.CoastDecay): it moves on with its velocity (a running
+//     mean of its recent per-frame motion) and its score decays until
+//     tracking holds again or the score falls below CoastMinScore; with
+//     NoCoast it is dropped at once. Carried boxes get Source = SourceTracked
+//     (the box is the tracker's estimate now, whoever found the object) and
+//     Age+1; class is kept, and the score while tracking holds. A caller that needs to know a box came from the cloud
 //     must remember it (e.g. the fast-forward instance's output is all cloud).
 type Tracks struct {
 	mf     *MedianFlow
 	prev   Pyramid
 	tracks []detection.Detection
+	motion []motion // per track, parallel to tracks
 	out    []detection.Detection
 	nextID int
 
-	pairs    []match
-	trackIDs []int
-	usedT    []bool
+	pairs      []match
+	trackIDs   []int
+	from       []int // per detection: the matched track's index
+	usedT      []bool
+	prevMotion []motion
+}
+
+// motion is what a track remembers of its movement, to coast through frames
+// where Median Flow loses it.
+type motion struct {
+	vx, vy float32 // centre velocity, frame px per frame (running mean)
 }
 
 type match struct {
@@ -60,6 +72,7 @@ func (t *Tracks) Len() int { return len(t.tracks) }
 // Reset drops every track and the stored pyramid; ids keep increasing.
 func (t *Tracks) Reset() {
 	t.tracks = t.tracks[:0]
+	t.motion = t.motion[:0]
 	t.prev.Levels = t.prev.Levels[:0]
 }
 
@@ -103,26 +116,36 @@ func (t *Tracks) Update(dets []detection.Detection, cur *Pyramid) []detection.De
 	clear(t.trackIDs)
 	t.usedT = resize(t.usedT, len(t.tracks))
 	clear(t.usedT)
+	t.from = resize(t.from, len(dets))
 	for _, p := range t.pairs {
 		if t.usedT[p.t] || t.trackIDs[p.d] != 0 {
 			continue
 		}
 		t.usedT[p.t] = true
 		t.trackIDs[p.d] = t.tracks[p.t].TrackID
+		t.from[p.d] = p.t
 	}
-	t.tracks = t.tracks[:0]
+	// Matched detections keep their track's velocity; the motion slice is
+	// rebuilt in place, which is safe because the old one is read through
+	// the copy in prevMotion.
+	t.prevMotion = append(t.prevMotion[:0], t.motion...)
+	t.tracks, t.motion = t.tracks[:0], t.motion[:0]
 	for j, d := range dets {
 		if d.Box.Empty() {
 			continue
 		}
 		id := t.trackIDs[j]
+		var mo motion
 		if id == 0 {
 			id = t.nextID
 			t.nextID++
+		} else {
+			mo = t.prevMotion[t.from[j]]
 		}
 		d.TrackID = id
 		d.Age = 0
 		t.tracks = append(t.tracks, d)
+		t.motion = append(t.motion, mo)
 	}
 	if cur == nil {
 		t.prev.Levels = t.prev.Levels[:0]
@@ -138,20 +161,39 @@ func (t *Tracks) Update(dets []detection.Detection, cur *Pyramid) []detection.De
 // are dropped.
 func (t *Tracks) Step(cur *Pyramid) []detection.Detection {
 	if !sameGeometry(&t.prev, cur) {
-		t.tracks = t.tracks[:0]
+		t.tracks, t.motion = t.tracks[:0], t.motion[:0]
 	}
-	keep := t.tracks[:0]
-	for _, tr := range t.tracks {
+	cfg := &t.mf.cfg
+	keep, keepM := t.tracks[:0], t.motion[:0]
+	for i, tr := range t.tracks {
+		mo := t.motion[i]
 		box, ok := t.mf.Track(&t.prev, cur, tr.Box)
-		if !ok {
-			continue
+		if ok {
+			// Velocity: a running mean, so one noisy step does not send a
+			// coasting box astray.
+			dx := (box.X1 + box.X2 - tr.Box.X1 - tr.Box.X2) / 2
+			dy := (box.Y1 + box.Y2 - tr.Box.Y1 - tr.Box.Y2) / 2
+			mo.vx, mo.vy = (mo.vx+dx)/2, (mo.vy+dy)/2
+			tr.Box = box
+		} else {
+			if cfg.NoCoast || t.mf.last.Fail == FailGeometry {
+				continue
+			}
+			tr.Score *= cfg.CoastDecay
+			if tr.Score < cfg.CoastMinScore {
+				continue
+			}
+			tr.Box = detection.Rect{X1: tr.Box.X1 + mo.vx, Y1: tr.Box.Y1 + mo.vy, X2: tr.Box.X2 + mo.vx, Y2: tr.Box.Y2 + mo.vy}
+			sc := float32(cur.Scale)
+			if visibleFraction(tr.Box, float32(cur.Levels[0].W)*sc, float32(cur.Levels[0].H)*sc) < cfg.MinVisible {
+				continue // coasted out of the frame
+			}
 		}
-		tr.Box = box
 		tr.Source = detection.SourceTracked
 		tr.Age++
-		keep = append(keep, tr)
+		keep, keepM = append(keep, tr), append(keepM, mo)
 	}
-	t.tracks = keep
+	t.tracks, t.motion = keep, keepM
 	if cur == nil {
 		t.prev.Levels = t.prev.Levels[:0]
 	} else {

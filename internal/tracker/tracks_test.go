@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"math"
 	"testing"
 
 	"github.com/gst-react/gst-react/internal/detection"
@@ -128,8 +129,31 @@ func TestTracksDropsLostAndResets(t *testing.T) {
 	if out := tr.Step(a); len(out) != 2 {
 		t.Fatalf("static frame: %d tracks", len(out))
 	}
-	if out := tr.Step(b); len(out) != 0 {
-		t.Fatalf("unrelated frame: %+v", out)
+	// Lost tracks coast: same place (no motion yet), score × CoastDecay per
+	// frame, dropped once below CoastMinScore: 0.9·0.8^13 < 0.05 ≤ 0.9·0.8^12.
+	for i, f := 1, b; ; i++ {
+		out := tr.Step(f)
+		if i == 13 {
+			if len(out) != 0 {
+				t.Fatalf("after %d lost frames: %+v, want the tracks dropped", i, out)
+			}
+			break
+		}
+		want := 0.9 * math.Pow(0.8, float64(i))
+		if len(out) != 2 || math.Abs(float64(out[0].Score)-want) > 1e-4 || out[0].Box != (detection.Rect{X1: 100, Y1: 50, X2: 150, Y2: 150}) {
+			t.Fatalf("lost frame %d: %+v, want both tracks in place at score %.4f", i, out, want)
+		}
+		if f == b {
+			f = a
+		} else {
+			f = b
+		}
+	}
+	// NoCoast drops a lost track at once.
+	nc := NewTracks(Config{NoCoast: true})
+	nc.Update([]detection.Detection{det(100, 50, 150, 150, 0)}, a)
+	if out := nc.Step(b); len(out) != 0 {
+		t.Fatalf("NoCoast, unrelated frame: %+v", out)
 	}
 	// A pyramid of another size drops the tracks instead of misreading them.
 	tr.Update([]detection.Detection{det(10, 10, 60, 60, 0)}, a)
@@ -147,6 +171,32 @@ func TestTracksDropsLostAndResets(t *testing.T) {
 	tr.Update([]detection.Detection{det(10, 10, 60, 60, 0)}, a)
 	if out := tr.Step(nil); len(out) != 0 {
 		t.Fatalf("Step(nil) kept %d tracks", len(out))
+	}
+}
+
+// TestTracksCoastWithVelocity: a square moving 3 px right and 1 px down
+// per frame, followed for 6 frames, then lost (an unrelated frame): the box
+// moves on by about its velocity.
+func TestTracksCoastWithVelocity(t *testing.T) {
+	p0, box := movingSquare(0)
+	tr := NewTracks(Config{})
+	tr.Update([]detection.Detection{det(box.X1, box.Y1, box.X2, box.Y2, 0)}, p0)
+	var last detection.Rect
+	for k := 1; k <= 6; k++ {
+		p, _ := movingSquare(k)
+		out := tr.Step(p)
+		if len(out) != 1 {
+			t.Fatalf("frame %d: %d tracks", k, len(out))
+		}
+		last = out[0].Box
+	}
+	out := tr.Step(shifted(noise{seed: 77}, 0, 0))
+	if len(out) != 1 {
+		t.Fatalf("lost frame: %d tracks, want the track coasting", len(out))
+	}
+	dx, dy := out[0].Box.X1-last.X1, out[0].Box.Y1-last.Y1
+	if math.Abs(float64(dx)-3) > 0.5 || math.Abs(float64(dy)-1) > 0.5 || out[0].Box.W() != last.W() {
+		t.Errorf("coasted by (%.2f, %.2f) px, size %v -> %v; want about (3, 1), same size", dx, dy, last, out[0].Box)
 	}
 }
 
