@@ -207,7 +207,11 @@ func Fuse(local [][]detection.Detection, cloud *CloudSets, cfg fusion.Config, vi
 	}
 	var buf []detection.Detection
 	for i := range local {
-		buf = fu.Fuse(local[i], cloud.Sets[i], cloud.Fresh[i], buf[:0])
+		age := 0
+		if cloud.Fresh[i] {
+			age = i - cloud.Origin[i]
+		}
+		buf = fu.FuseAged(local[i], cloud.Sets[i], cloud.Fresh[i], age, buf[:0])
 		if err := visit(i, buf); err != nil {
 			return err
 		}

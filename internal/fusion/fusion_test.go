@@ -45,7 +45,7 @@ func TestDefaultConfigValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.IoUThreshold != 0.6 || c.Decay != 0.95 || c.MinScore != 0.2 || c.MatchClassAware || c.DuplicateIoU != 0 {
+	if c.IoUThreshold != 0.6 || c.Decay != 0.97 || c.MinScore != 0.2 || c.MatchClassAware || c.DuplicateIoU != 0 {
 		t.Fatalf("unexpected defaults %+v", c)
 	}
 	var zero Fuser
@@ -97,6 +97,47 @@ func TestMatchedPair(t *testing.T) {
 	}
 	if s := f.Stats(); s.Matched != 1 || s.LocalOnly != 0 || s.CloudOnly != 0 {
 		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestMatchedPairKeepsTheHigherScore: a sure local box matched by a less
+// sure cloud box keeps its own score (the cloud's class still wins).
+func TestMatchedPairKeepsTheHigherScore(t *testing.T) {
+	f := newFuser(t, paperConfig())
+	l := edge(box(10, 10, 50, 50), 2, 0.9, 7)
+	c := cloudDet(box(12, 11, 52, 49), 0, 0.45)
+	out := f.Fuse([]detection.Detection{l}, []detection.Detection{c}, true, nil)
+	if len(out) != 1 || out[0].Score != 0.9 || out[0].Class != 0 || out[0].Source != detection.SourceCloud {
+		t.Fatalf("got %+v, want the local box with score 0.9, class 0, source cloud", out)
+	}
+}
+
+// TestFuseAgedStartsDecayAtTheReplyAge: a reply already 5 frames old when
+// it arrives decays from age 5, frame after frame; a match still restores
+// the full score, and a fresh reply of age 0 starts at 0.
+func TestFuseAgedStartsDecayAtTheReplyAge(t *testing.T) {
+	cfg := paperConfig()
+	f := newFuser(t, cfg)
+	const s0 = 0.9
+	c := []detection.Detection{cloudDet(box(10, 10, 60, 60), 1, s0)}
+	for frame := range 3 {
+		out := f.FuseAged(nil, c, frame == 0, 5, nil)
+		wantAge := 5 + frame
+		if len(out) != 1 {
+			t.Fatalf("frame %d: %+v, want the box (0.9·0.85^7 = 0.29 is above the floor)", frame, out)
+		}
+		want := float32(s0 * math.Pow(float64(cfg.Decay), float64(wantAge)))
+		if out[0].Age != wantAge || !near(out[0].Score, want) {
+			t.Fatalf("frame %d: %+v, want age %d score %v", frame, out[0], wantAge, want)
+		}
+	}
+	// Confirmed by a local box: decay starts over.
+	f.FuseAged([]detection.Detection{edge(box(10, 10, 60, 60), 1, 0.5, 3)}, c, false, 5, nil)
+	if out := f.FuseAged(nil, c, false, 5, nil); len(out) != 1 || out[0].Age != 1 || !near(out[0].Score, float32(s0*float64(cfg.Decay))) {
+		t.Fatalf("after a match: %+v, want age 1", out)
+	}
+	if out := f.FuseAged(nil, c, true, 0, nil); len(out) != 1 || out[0].Age != 0 || !near(out[0].Score, s0) {
+		t.Fatalf("fresh reply of age 0: %+v", out)
 	}
 }
 

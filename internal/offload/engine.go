@@ -344,12 +344,15 @@ func (e *Engine) fuse(frameNum uint64, local, dst []detection.Detection) []detec
 		e.ctr.staleSets.Add(1)
 		cloud = nil
 	}
-	fresh := false
+	fresh, age := false, 0
 	if len(cloud) > 0 && st.fusedFrom != st.originKey {
 		fresh, st.fusedFrom = true, st.originKey
+		if o := st.originKey - 1; frameNum > o {
+			age = int(min(frameNum-o, 1<<20))
+		}
 	}
 	start := len(dst)
-	dst = st.fuser.Fuse(local, cloud, fresh, dst)
+	dst = st.fuser.FuseAged(local, cloud, fresh, age, dst)
 	n := 0
 	for i := start; i < len(dst); i++ {
 		if dst[i].Source == detection.SourceCloud {
