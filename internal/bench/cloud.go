@@ -75,6 +75,10 @@ func (e *env) offloadSection(ctx context.Context) error {
 	run := func(change float64) (offload.Stats, error) {
 		cfg := offload.DefaultConfig()
 		cfg.Interval, cfg.ChangeThreshold = pipeM, change
+		// One request at a time, waited for below: the bench measures round
+		// trips and must not fail them on a slow or loaded machine (the 2 s
+		// default is an edge's patience, not a bound on the worker).
+		cfg.Timeout = 30 * time.Second
 		eng, err := offload.New(cfg, nc, discard)
 		if err != nil {
 			return offload.Stats{}, err

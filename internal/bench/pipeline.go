@@ -161,6 +161,18 @@ func runPipeline(ctx context.Context, s pipeSpec) (*pipeResult, error) {
 			if window && phase != 2 {
 				return nil, fmt.Errorf("pipeline ended after %d buffers, before the allocation window [%d, %d] closed", probes[s.allocProbe].count(), s.allocFrom, s.allocTo)
 			}
+			if s.keepElementMessages {
+				// Elements post their final status when they stop; READY
+				// stops them and keeps the bus (NULL would flush it), so the
+				// figures cover the whole run however fast it was, not just
+				// up to the last periodic status.
+				p.SetState(gst.StateReady)
+				for m := bus.TimedPopFiltered(0, gst.MessageElement); m != nil; m = bus.TimedPopFiltered(0, gst.MessageElement) {
+					if st := m.GetStructure(); st != nil {
+						res.messages[st.Name()] = st.Values()
+					}
+				}
+			}
 			return res, nil
 		case gst.MessageError:
 			e := msg.ParseError()
