@@ -11,7 +11,9 @@ BUILD := build
 # verifies every file's sha256 either way.
 MODELS_FROM ?= $(firstword $(wildcard ../shared/assets/models))
 ORT_LIB ?=
-DEMO_INPUT ?= $(or $(firstword $(wildcard ../shared/assets/video/birds_1280x720_nogt.mp4)),test)
+# A handheld walk through a busy street (people, bicycles, cars); the
+# synthetic test source where the shared clips are missing.
+DEMO_INPUT ?= $(or $(firstword $(wildcard ../shared/assets/clips/tokyo_street_walk_handheld_moving.mp4 ../shared/assets/video/birds_1280x720_nogt.mp4)),test)
 DEMO_OUTPUT ?= $(BUILD)/demo.mp4
 # -p 1: the pipeline tests each use several threads; on 2 cores parallel
 # packages only slow each other down.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/gst-react/gst-react/elements/reactdetect"
 	"github.com/gst-react/gst-react/internal/launch"
@@ -167,6 +169,9 @@ func printSummary(w io.Writer, prefix string, sum runner.Summary, err error) {
 	if sum.Output != "" && err == nil {
 		fmt.Fprintf(w, ", wrote %s", sum.Output)
 	}
+	if line := objectsLine(sum.Objects); line != "" {
+		fmt.Fprintf(w, "\n%sfollowed %s", prefix, line)
+	}
 	if sum.Served != "" {
 		fmt.Fprintf(w, ", served %s", sum.Served)
 	}
@@ -178,4 +183,41 @@ func printSummary(w io.Writer, prefix string, sum runner.Summary, err error) {
 		fmt.Fprintf(w, "%scloud: %v; %v frames offloaded, %v replies, mean round trip %.0f ms, %v skipped while requests were in flight\n",
 			prefix, c["cloud"], c["offloaded"], c["replies"], c["mean-rtt-ms"], c["skipped-full"])
 	}
+}
+
+// objectsLine is "12 objects: 9 person, 2 car, 1 bicycle", most first (ties
+// by name), or "" for none.
+func objectsLine(objects map[string]int) string {
+	type count struct {
+		class string
+		n     int
+	}
+	var cs []count
+	total := 0
+	for c, n := range objects {
+		cs = append(cs, count{c, n})
+		total += n
+	}
+	if total == 0 {
+		return ""
+	}
+	slices.SortFunc(cs, func(a, b count) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		return strings.Compare(a.class, b.class)
+	})
+	var b strings.Builder
+	if total == 1 {
+		b.WriteString("1 object:")
+	} else {
+		fmt.Fprintf(&b, "%d objects:", total)
+	}
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %d %s", c.n, c.class)
+	}
+	return b.String()
 }

@@ -93,3 +93,18 @@ func TestRunPrintPipeline(t *testing.T) {
 		t.Errorf("--reconnect=false: %s", stdout.String())
 	}
 }
+
+func TestObjectsLine(t *testing.T) {
+	for _, c := range []struct {
+		in   map[string]int
+		want string
+	}{
+		{nil, ""},
+		{map[string]int{"car": 2, "person": 9, "bicycle": 2}, "13 objects: 9 person, 2 bicycle, 2 car"},
+		{map[string]int{"dog": 1}, "1 object: 1 dog"},
+	} {
+		if got := objectsLine(c.in); got != c.want {
+			t.Errorf("objectsLine(%v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

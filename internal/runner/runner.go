@@ -101,6 +101,9 @@ type Summary struct {
 	Frames   int64
 	Boxes    int64
 	BySource [3]int64 // boxes by detection.Source: edge, tracked, cloud
+	// Objects counts the objects followed (distinct edge track ids) by
+	// class name, each under the class it last had; nil when none.
+	Objects map[string]int
 	// Cloud is reactcloud's last status (nil without the cloud).
 	Cloud    map[string]interface{}
 	Elapsed  time.Duration

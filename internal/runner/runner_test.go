@@ -31,6 +31,15 @@ func TestRunWritesOverlaidMP4(t *testing.T) {
 	if sum.Cloud == nil || sum.BySource[1] == 0 {
 		t.Fatalf("no cloud status or no tracked boxes: %+v", sum)
 	}
+	// MOT17-04 is a crowd of pedestrians: most objects followed are people,
+	// and no more objects than boxes were seen.
+	total := 0
+	for _, n := range sum.Objects {
+		total += n
+	}
+	if sum.Objects["person"] == 0 || sum.Objects["person"]*2 < total || int64(total) > sum.Boxes {
+		t.Fatalf("objects followed %v (%d in all, %d boxes): want mostly person", sum.Objects, total, sum.Boxes)
+	}
 	if !strings.Contains(progress.String(), "frames 8/8 (100%)") {
 		t.Fatalf("progress output lacks the final line:\n%s", progress.String())
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/go-gst/go-gst/gst"
 	"github.com/go-gst/go-gst/gst/app"
 
+	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/gstbridge"
 	"github.com/gst-react/gst-react/internal/gstvideo"
 	"github.com/gst-react/gst-react/internal/labels"
@@ -36,8 +37,12 @@ type stream struct {
 
 	frames, boxes atomic.Int64
 	bySource      [3]atomic.Int64
-	start         time.Time
-	done          atomic.Bool
+	// objects maps each edge track id seen to its latest class name (the
+	// cloud may relabel it), for the summary's count of objects followed.
+	objMu   sync.Mutex
+	objects map[int]string
+	start   time.Time
+	done    atomic.Bool
 
 	mu      sync.Mutex
 	cloud   map[string]interface{}
@@ -248,13 +253,22 @@ func (s *stream) build() error {
 	overlay.GetStaticPad("sink").AddProbe(gst.PadProbeTypeBuffer, func(_ *gst.Pad, info *gst.PadProbeInfo) gst.PadProbeReturn {
 		if buf := info.GetBuffer(); buf != nil {
 			s.frames.Add(1)
-			dets, _ := rois.Read(gstvideo.BufferFromGst(buf), names)
+			dets, classes := rois.Read(gstvideo.BufferFromGst(buf), names)
 			s.boxes.Add(int64(len(dets)))
-			for _, d := range dets {
+			s.objMu.Lock()
+			for i, d := range dets {
 				if int(d.Source) < len(s.bySource) {
 					s.bySource[d.Source].Add(1)
 				}
+				// Edge tracks only: a cloud-only box's id lasts one reply.
+				if d.TrackID > 0 && d.TrackID < detection.CloudTrackIDBase && s.objects[d.TrackID] != classes[i] {
+					if s.objects == nil {
+						s.objects = map[int]string{}
+					}
+					s.objects[d.TrackID] = classes[i]
+				}
 			}
+			s.objMu.Unlock()
 		}
 		return gst.PadProbeOK
 	})
@@ -412,6 +426,14 @@ func (s *stream) summary(sum Summary) Summary {
 	for i := range s.bySource {
 		sum.BySource[i] = s.bySource[i].Load()
 	}
+	s.objMu.Lock()
+	if len(s.objects) > 0 {
+		sum.Objects = map[string]int{}
+		for _, class := range s.objects {
+			sum.Objects[class]++
+		}
+	}
+	s.objMu.Unlock()
 	s.mu.Lock()
 	sum.Cloud = s.cloud
 	sum.Elapsed = s.elapsed
