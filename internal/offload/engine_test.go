@@ -232,6 +232,31 @@ func play(e *Engine, c *clip, first, n uint64, fps float64, local func(uint64) [
 	return out, worst
 }
 
+// waitUntil polls cond until it holds or d has passed, and reports whether it
+// held. d bounds a hang; it is not a speed requirement.
+func waitUntil(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
+// waitCaughtUp waits until the cloud set being followed, if any, has been
+// tracked to frame f, the frame just processed, so the next frame is fused
+// with a set one frame behind, as when the fast-forward keeps up. Tests of
+// what the fast-forward computes call it after every frame: the stream then
+// goes at the fast-forward's pace, not the clock's, which one busy core
+// cannot keep up with. 10 s bounds a hang: a catch-up is a few tracker steps.
+func waitCaughtUp(t *testing.T, e *Engine, f uint64) {
+	t.Helper()
+	if !waitUntil(10*time.Second, func() bool { _, at, n := e.cloudSet(); return n == 0 || at >= f }) {
+		origin, at, n := e.cloudSet()
+		t.Fatalf("frame %d: the cloud set (%d boxes from frame %d) stayed at frame %d for 10 s (stats %+v)", f, n, origin, at, e.Stats())
+	}
+}
+
 func countSource(ds []detection.Detection, s detection.Source) int {
 	n := 0
 	for _, d := range ds {
@@ -261,14 +286,35 @@ func meanBestIoU(ds, truth []detection.Detection) float64 {
 func TestLateRepliesFastForwardedAndFused(t *testing.T) {
 	c := loadClip(t)
 	s := startNATS(t)
-	const delay = 150 * time.Millisecond
+	// Each reply is held until the stream is lateBy frames past its frame
+	// (about what 150 ms at 15 fps gave on an idle machine), counted in
+	// frames so that it is as late at any machine speed.
+	const lateBy, frames = 3, 48
+	var processed atomic.Uint64
 	startWorker(t, s.ClientURL(), func(req *wire.Request) []byte {
-		time.Sleep(delay)
+		// A minute bounds a test that stopped early, nothing more.
+		waitUntil(time.Minute, func() bool { return processed.Load() > req.Frame+lateBy })
 		return okReply(t, req, c.truth(req.Frame))
 	})
-	e := newEngine(t, s.ClientURL(), nil)
-	// 15 fps: the fast-forward must keep up on a busy 2-core machine.
-	out, _ := play(e, c, 0, 48, 15, nil)
+	// A loaded machine may take seconds for lateBy frames: no timeouts.
+	e := newEngine(t, s.ClientURL(), func(cfg *Config) { cfg.Timeout = time.Minute })
+	interval := uint64(e.Config().Interval)
+	out := make([][]detection.Detection, 0, frames)
+	for f := uint64(0); f < frames; f++ {
+		out = append(out, e.Process(&c.frames[c.index(f)], f, wire.NoPTS, nil, nil))
+		processed.Store(f + 1)
+		if f%interval == lateBy {
+			// The worker answers frame o now: wait for its boxes to reach
+			// the fast-forward (10 s bounds a hang, as in waitCaughtUp).
+			o := f - lateBy
+			if !waitUntil(10*time.Second, func() bool { origin, _, n := e.cloudSet(); return n > 0 && origin == o }) {
+				t.Fatalf("frame %d: the reply for frame %d was not followed within 10 s (stats %+v)", f, o, e.Stats())
+			}
+		}
+		// Measure where the fast-forward puts the boxes, not whether it wins
+		// a race with the clock.
+		waitCaughtUp(t, e, f)
+	}
 
 	st := e.Stats()
 	t.Logf("stats: offloaded %d, replies %d, mean RTT %v, ff steps %d, stale %d", st.Offloaded, st.RepliesOK, st.MeanRTT, st.FFStepped, st.StaleSets)
@@ -410,9 +456,14 @@ func TestBadRepliesIgnoredAndCounted(t *testing.T) {
 		return []detection.Detection{{Box: detection.Rect{X1: 10, Y1: 10, X2: 50, Y2: 90}, Score: 0.6, TrackID: 7, Source: detection.SourceTracked}}
 	}
 	out, _ := play(e, c, 0, 24, 30, local)
-	deadline := time.Now().Add(3 * time.Second)
+	// With one request in flight, the 9th is sent only once the 8 replies
+	// before it have been counted. 30 s bounds a hang, not the speed.
+	deadline := time.Now().Add(30 * time.Second)
 	for n.Load() < 9 && time.Now().Before(deadline) {
 		play(e, c, 24, 2, 30, local)
+	}
+	if n.Load() < 9 {
+		t.Fatalf("the worker got %d requests in 30 s, want 9", n.Load())
 	}
 	st := e.Stats()
 	t.Logf("malformed %d, wrong version %d, unknown frame %d, oversized %d, worker errors %d, ok %d",
@@ -438,18 +489,22 @@ func TestCloudDownThenUp(t *testing.T) {
 	s := startNATS(t)
 	e := newEngine(t, s.ClientURL(), func(cfg *Config) { cfg.Interval = 2; cfg.DownAfter = 2 })
 	play(e, c, 0, 10, 60, nil)
-	ev := waitEvent(t, e, EventCloudDown, 2*time.Second)
+	ev := waitEvent(t, e, EventCloudDown, 30*time.Second) // one request's answer; 30 s bounds a hang
 	t.Logf("no worker: %s", ev.Reason)
 	if st := e.Stats(); st.Cloud != CloudDown || st.NoResponders == 0 {
 		t.Errorf("state %v with %d no-responders, want down", st.Cloud, st.NoResponders)
 	}
 	startWorker(t, s.ClientURL(), func(req *wire.Request) []byte { return okReply(t, req, c.truth(req.Frame)) })
+	// Frames go at the fast-forward's pace: at 30 fps by the clock, one busy
+	// core never tracked a set to within MaxLag before the next reply
+	// restarted it, and every set was left out as stale.
 	for f := uint64(10); f < 300; f++ {
 		out, _ := play(e, c, f, 1, 30, nil)
 		if countSource(out[0], detection.SourceCloud) > 0 {
-			waitEvent(t, e, EventCloudUp, time.Second)
+			waitEvent(t, e, EventCloudUp, 10*time.Second) // sent before the reply's boxes were followed
 			return
 		}
+		waitCaughtUp(t, e, f)
 	}
 	t.Error("no cloud boxes within 290 frames after the worker came")
 }
@@ -564,13 +619,22 @@ func TestRingBoundedByBytes(t *testing.T) {
 func TestReplyBeyondRingDropped(t *testing.T) {
 	c := loadClip(t)
 	s := startNATS(t)
+	// The reply for frame 0 waits until frame 4 has taken its slot in the
+	// 4-frame ring, whatever the machine's speed.
+	ringMoved := make(chan struct{})
 	startWorker(t, s.ClientURL(), func(req *wire.Request) []byte {
-		time.Sleep(400 * time.Millisecond)
+		<-ringMoved
 		return okReply(t, req, c.truth(req.Frame))
 	})
-	e := newEngine(t, s.ClientURL(), func(cfg *Config) { cfg.Interval = 1000; cfg.RingFrames = 4; cfg.MaxInflight = 1 })
-	out, _ := play(e, c, 0, 40, 60, nil)
-	for f := uint64(40); e.Stats().RepliesOK == 0 && f < 400; f++ {
+	e := newEngine(t, s.ClientURL(), func(cfg *Config) {
+		cfg.Interval = 1000
+		cfg.RingFrames = 4
+		cfg.MaxInflight = 1
+		cfg.Timeout = time.Minute // the held request must not time out on a loaded machine
+	})
+	out, _ := play(e, c, 0, 6, 60, nil)
+	close(ringMoved)
+	for f := uint64(6); e.Stats().RepliesOK == 0 && f < 400; f++ {
 		o, _ := play(e, c, f, 1, 60, nil)
 		out = append(out, o...)
 	}
