@@ -15,11 +15,13 @@ import (
 
 	"github.com/gst-react/gst-react/internal/detector"
 	"github.com/gst-react/gst-react/internal/eval"
+	"github.com/gst-react/gst-react/internal/fusion"
 	"github.com/gst-react/gst-react/internal/models"
 	"github.com/gst-react/gst-react/internal/offload"
 	"github.com/gst-react/gst-react/internal/onnx"
 	"github.com/gst-react/gst-react/internal/ortlib"
 	"github.com/gst-react/gst-react/internal/runner"
+	"github.com/gst-react/gst-react/internal/tracker"
 )
 
 // Where `gstreact eval` writes; tests replace them.
@@ -133,6 +135,7 @@ func runEval(ctx context.Context, args []string) error {
 	nmsThr := fs.Float64("nms-threshold", 0.45, "NMS IoU threshold of both detectors")
 	threads := fs.Int("threads", 0, "ONNX Runtime threads on a detector cache miss (0: all cores)")
 	maxInflight := fs.Int("max-inflight", offload.DefaultMaxInflight, "cloud requests outstanding at once, as reactcloud's max-inflight; a frame due while that many wait is skipped; 0 = no limit")
+	coastDecay := fs.Float64("coast-decay", fusion.Decimal(tracker.DefaultConfig().CoastDecay), "live tracker (reacttrack's coast-decay): a lost box moves on and its score is multiplied by this each frame; 0 = drop lost boxes at once, the tracker before coasting")
 	maxJump := fs.Int("max-jump", offload.DefaultMaxJump, "frames the fast-forward tracker moves in one step while catching up, 1..64")
 	cacheDir := fs.String("cache-dir", "", "detector output cache (default <gst-react cache>/eval, e.g. ~/.cache/gst-react/eval)")
 	noCache := fs.Bool("no-cache", false, "neither read nor write the detector output cache")
@@ -154,6 +157,9 @@ func runEval(ctx context.Context, args []string) error {
 	}
 	if *loop < 0 {
 		return fmt.Errorf("--loop %d must be >= 0", *loop)
+	}
+	if !(*coastDecay >= 0 && *coastDecay < 1) {
+		return fmt.Errorf("--coast-decay %v must be in [0, 1) (0: drop lost boxes at once)", *coastDecay)
 	}
 	if *maxJump < 1 || *maxJump > 64 || *maxInflight < 0 || *maxInflight > 64 {
 		return fmt.Errorf("--max-jump must be 1..64 and --max-inflight 0..64")
@@ -249,6 +255,7 @@ func runEval(ctx context.Context, args []string) error {
 
 	opts := eval.DefaultOptions()
 	opts.Cloud.MaxInflight, opts.Cloud.MaxJump = *maxInflight, *maxJump
+	opts.Tracker.CoastDecay, opts.Tracker.NoCoast = float32(*coastDecay), *coastDecay == 0
 	opts.Jobs = *jobs
 	total := 0
 	orders := make([][]int, len(seqs))

@@ -2,7 +2,8 @@
 // frames where reactdetect ran it (re)seeds Median Flow tracks from the fresh
 // boxes and gives them stable track ids; on the frames in between it moves the
 // previous boxes to the new frame and marks them source=tracked with their age
-// in frames. Boxes the tracker loses are dropped.
+// in frames. A box the tracker loses coasts on with its velocity while its
+// score decays (coast-decay), until tracking holds again or it is dropped.
 package reacttrack
 
 import (
@@ -13,6 +14,7 @@ import (
 	"github.com/go-gst/go-gst/gst/base"
 
 	"github.com/gst-react/gst-react/elements/shell"
+	"github.com/gst-react/gst-react/internal/fusion"
 	"github.com/gst-react/gst-react/internal/gstvideo"
 	"github.com/gst-react/gst-react/internal/labels"
 	"github.com/gst-react/gst-react/internal/tracker"
@@ -48,14 +50,19 @@ var props = shell.Props[settings]{
 			"A fresh detection keeps an existing track's id when their boxes overlap at least this much",
 			0.01, 1, float64(defaults.MatchIoU), shell.ReadWriteReady),
 			func(s *settings) any { return s.matchIoU }, func(s *settings, v any) { s.matchIoU = v.(float64) }),
+		shell.P(glib.NewFloat64Param("coast-decay", "Coasting score decay",
+			"A box the tracker loses moves on with its velocity and its score is multiplied by this every frame until tracking holds again or the score is below 0.05 (0 = drop lost boxes at once)",
+			0, 0.99, fusion.Decimal(defaults.CoastDecay), shell.ReadWriteReady),
+			func(s *settings) any { return s.coastDecay }, func(s *settings, v any) { s.coastDecay = v.(float64) }),
 	}}
 
 type settings struct {
-	scale    uint
-	gridSize uint
-	levels   uint
-	maxFB    float64
-	matchIoU float64
+	scale      uint
+	gridSize   uint
+	levels     uint
+	maxFB      float64
+	matchIoU   float64
+	coastDecay float64
 }
 
 type streaming struct {
@@ -91,6 +98,7 @@ func defaultSettings() settings {
 	return settings{
 		gridSize: uint(defaults.GridSize), levels: uint(defaults.Levels),
 		maxFB: float64(defaults.MaxFBError), matchIoU: float64(defaults.MatchIoU),
+		coastDecay: fusion.Decimal(defaults.CoastDecay),
 	}
 }
 
@@ -120,6 +128,7 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	cfg := tracker.DefaultConfig()
 	cfg.GridSize, cfg.Levels = int(s.gridSize), int(s.levels)
 	cfg.MaxFBError, cfg.MatchIoU = float32(s.maxFB), float32(s.matchIoU)
+	cfg.CoastDecay, cfg.NoCoast = float32(s.coastDecay), s.coastDecay == 0
 	e.state = streaming{tracks: tracker.NewTracks(cfg), scale: int(s.scale), levels: int(s.levels),
 		labels: gstvideo.NewLabels(labels.COCO())}
 	return true
