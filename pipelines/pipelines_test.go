@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gst-react/gst-react/internal/testassets"
+	"github.com/gst-react/gst-react/internal/testlog"
 )
 
 // pluginEnv points GStreamer at build/libgstreact.so with a private registry.
@@ -313,20 +314,25 @@ func TestRecipeCameraToJSON(t *testing.T) {
 // A worker process killed with SIGKILL mid-stream (no drain, its connection
 // just dies) and a new one started: the pipeline keeps every frame, warns,
 // runs edge-only, and takes cloud boxes again from the new worker.
+//
+// The schedule follows the records the pipeline writes, not the clock, so it
+// holds at any speed: the source loops until the test interrupts gst-launch
+// (-e: EOS, every frame drains); the kill comes once the first worker has
+// served 60 frames with cloud boxes, the new worker once the loss was
+// reported, and the end 60 frames after the new worker's first cloud boxes.
 func TestWorkerSIGKILLMidStream(t *testing.T) {
 	env := pluginEnv(t)
 	url, startWorker := externalCloud(t, env)
 	first, _ := startWorker()
 
-	// 360 frames (12 s at 30 fps) played forward and back over the MOT17
-	// clip, so every frame has people and motion stays continuous.
+	// The MOT17 clip played forward and back, looped, so every frame has
+	// people and motion stays continuous.
 	img := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
 	names, _ := filepath.Glob(filepath.Join(img, "*.jpg"))
 	dir := t.TempDir()
-	const n = 360
 	period := 2*len(names) - 2
-	for i := range n {
-		k := i % period
+	for i := range period {
+		k := i
 		if k >= len(names) {
 			k = period - k
 		}
@@ -335,12 +341,16 @@ func TestWorkerSIGKILLMidStream(t *testing.T) {
 		}
 	}
 	records := filepath.Join(t.TempDir(), "records.jsonl")
-	var out strings.Builder
+	var out testlog.Buffer // read while gst-launch writes to it
+	// The request timeout outlasts the new worker's cold first inference on
+	// a loaded core. The loss is noticed at the first request after the kill
+	// (no responders), once the requests the killed worker held have timed
+	// out and freed their in-flight slots.
 	pipe := exec.Command("gst-launch-1.0", "-e", "-m",
-		"multifilesrc", "location="+dir+"/%06d.jpg", "start-index=1", fmt.Sprintf("stop-index=%d", n),
+		"multifilesrc", "location="+dir+"/%06d.jpg", "start-index=1", fmt.Sprintf("stop-index=%d", period), "loop=true",
 		"caps=image/jpeg,framerate=30/1", "!", "jpegdec", "!", "videoconvert", "!", "videoscale", "!",
 		"video/x-raw,width=960,height=540", "!", "reactdetect", "interval=5", "!", "reacttrack", "!",
-		"reactcloud", "name=cloud", "server="+url, "interval=10", "timeout=1500", "!",
+		"reactcloud", "name=cloud", "server="+url, "interval=10", "timeout=5000", "!",
 		"reactpublish", "location="+records, "!", "fakesink", "sync=true")
 	pipe.Env, pipe.Stdout, pipe.Stderr = env, &out, &out
 	if err := pipe.Start(); err != nil {
@@ -348,41 +358,91 @@ func TestWorkerSIGKILLMidStream(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- pipe.Wait() }()
-	time.Sleep(4 * time.Second)
+	t.Cleanup(func() { pipe.Process.Kill() })
+	// lines are the complete records written so far (reactpublish flushes
+	// whenever its queue runs empty).
+	lines := func() []string {
+		data, _ := os.ReadFile(records)
+		if i := strings.LastIndexByte(string(data), '\n'); i >= 0 {
+			return strings.Split(string(data[:i]), "\n")
+		}
+		return nil
+	}
+	withCloud := func(from int) (firstAt, count int) {
+		firstAt = -1
+		for i, l := range lines() {
+			if i >= from && strings.Contains(l, `"source":"cloud"`) {
+				if firstAt < 0 {
+					firstAt = i
+				}
+				count++
+			}
+		}
+		return
+	}
+	// waitFor polls cond; the bounds are generous and only catch a hang:
+	// starting a worker process means loading its model and a cold first
+	// inference, many seconds on a loaded core.
+	waitFor := func(what string, bound time.Duration, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(bound)
+		for !cond() {
+			select {
+			case err := <-done:
+				t.Fatalf("the pipeline ended (%v) while waiting for %s:\n%s", err, what, out.String())
+			case <-time.After(100 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within %v (%d records):\n%s", what, bound, len(lines()), out.String())
+			}
+		}
+	}
+	const served = 60 // frames with cloud boxes from a worker before going on
+	waitFor("cloud boxes from the first worker", 3*time.Minute, func() bool { _, c := withCloud(0); return c >= served })
+	killedAt, logAtKill := len(lines()), len(out.String())
 	first.Process.Signal(syscall.SIGKILL)
-	time.Sleep(3 * time.Second)
+	waitFor("cloud-unavailable warning after the SIGKILL", time.Minute, func() bool {
+		return strings.Contains(out.String()[logAtKill:], "Cloud unavailable")
+	})
+	restartedAt := len(lines())
 	startWorker()
+	waitFor("cloud boxes from the new worker", 3*time.Minute, func() bool { f, _ := withCloud(restartedAt); return f >= 0 })
+	back, _ := withCloud(restartedAt)
+	waitFor("frames after the new worker's first cloud boxes", 3*time.Minute, func() bool { return len(lines()) >= back+served })
+	pipe.Process.Signal(os.Interrupt) // -e: EOS, then exit
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("pipeline: %v\n%s", err, out.String())
 		}
-	case <-time.After(3 * time.Minute):
-		pipe.Process.Kill()
-		t.Fatalf("pipeline did not finish\n%s", out.String())
+	case <-time.After(time.Minute):
+		t.Fatalf("pipeline did not finish within a minute of the interrupt\n%s", out.String())
 	}
 	log := out.String()
-	data, err := os.ReadFile(records)
-	if err != nil {
-		t.Fatal(err)
+	recs := lines()
+	n := len(recs)
+	for i, l := range recs {
+		var rec struct {
+			Frame int `json:"frame"`
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil || rec.Frame != i {
+			t.Fatalf("record %d: frame %d (%v): frames were lost", i, rec.Frame, err)
+		}
 	}
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	if len(lines) != n {
-		t.Fatalf("%d records for %d frames", len(lines), n)
+	if !strings.Contains(log, "Got EOS") {
+		t.Fatalf("the pipeline did not drain to EOS after the interrupt:\n%s", log)
 	}
-	lost := strings.Index(log, "Cloud unavailable")
-	if lost < 0 {
-		t.Fatalf("no cloud-unavailable warning after the SIGKILL:\n%s", log)
-	}
+	lost := logAtKill + strings.Index(log[logAtKill:], "Cloud unavailable")
 	if !strings.Contains(log[lost:], `state=(string)up`) {
 		t.Fatalf("the cloud did not come back after the new worker started:\n%s", log[lost:])
 	}
 	cloudAtEnd := 0
-	for _, l := range lines[n-60:] {
+	for _, l := range recs[n-served:] {
 		cloudAtEnd += strings.Count(l, `"source":"cloud"`)
 	}
 	if cloudAtEnd == 0 {
-		t.Fatal("no cloud boxes in the last 60 frames, after the new worker started")
+		t.Fatalf("no cloud boxes in the last %d frames, after the new worker started", served)
 	}
-	t.Logf("%d frames in, %d records out; warning after the kill; cloud up again; %d cloud boxes in the last 60 frames", n, len(lines), cloudAtEnd)
+	t.Logf("%d records, one per frame; killed at record %d, loss reported by record %d, new worker's cloud boxes from record %d; %d cloud boxes in the last %d frames",
+		n, killedAt, restartedAt, back, cloudAtEnd, served)
 }
