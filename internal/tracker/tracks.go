@@ -30,8 +30,9 @@ import (
 //     tracking holds again or the score falls below CoastMinScore; with
 //     NoCoast it is dropped at once. Carried boxes get Source = SourceTracked
 //     (the box is the tracker's estimate now, whoever found the object) and
-//     Age+1; class is kept, and the score while tracking holds. A caller that needs to know a box came from the cloud
-//     must remember it (e.g. the fast-forward instance's output is all cloud).
+//     Age+1; class is kept, and the score while tracking holds. A caller
+//     that needs to know a box came from the cloud must remember it (e.g.
+//     the fast-forward instance's output is all cloud).
 type Tracks struct {
 	mf     *MedianFlow
 	prev   Pyramid
