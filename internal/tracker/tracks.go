@@ -177,7 +177,7 @@ func (t *Tracks) Step(cur *Pyramid) []detection.Detection {
 			mo.vx, mo.vy = (mo.vx+dx)/2, (mo.vy+dy)/2
 			tr.Box = box
 		} else {
-			if cfg.NoCoast || t.mf.last.Fail == FailGeometry {
+			if cfg.NoCoast {
 				continue
 			}
 			tr.Score *= cfg.CoastDecay
