@@ -54,19 +54,19 @@ type Letterbox struct {
 	// Matrix is the YUV→RGB matrix for I420/NV12 input (default BT601). Set it
 	// from the caps colorimetry when known.
 	Matrix YUVMatrix
-	// RGB writes the channels as R,G,B instead of B,G,R. The default is the
-	// YOLOX convention; Ultralytics (YOLOv8) models want RGB.
-	RGB bool
-	// Unit scales values (and the padding) by 1/255 into 0..1, as Ultralytics
-	// models expect; the default 0..255 is the YOLOX convention.
-	Unit bool
+	// Spec is the model's preprocessing; NewLetterbox sets DefaultSpec (the
+	// YOLOX convention). It may change between runs.
+	Spec Spec
 
 	dstW, dstH int
-	pad        []float32 // one model row of padding, copied instead of looped
+	applied    Spec         // the Spec gain, bias and pad were made for
+	gain, bias [3]float32   // per colour B, G, R: value = pixel*gain + bias
+	pad        [3][]float32 // per colour, one model row of padding, copied instead of looped
 
 	// Plan for the last source seen; rebuilt only when size or format changes.
 	srcW, srcH int
 	format     frame.Format
+	resize     Resize
 	tr         Transform
 	xs, ys     []tap // packed pixels or luma
 	cxs, cys   []tap // chroma planes (YUV only)
@@ -76,9 +76,11 @@ type Letterbox struct {
 
 // NewLetterbox makes a Letterbox producing dstW x dstH model inputs.
 func NewLetterbox(dstW, dstH int) *Letterbox {
-	l := &Letterbox{dstW: dstW, dstH: dstH}
+	l := &Letterbox{dstW: dstW, dstH: dstH, Spec: DefaultSpec()}
 	if dstW > 0 {
-		l.pad = make([]float32, dstW)
+		for c := range l.pad {
+			l.pad[c] = make([]float32, dstW)
+		}
 	}
 	return l
 }
@@ -89,9 +91,10 @@ func (l *Letterbox) Size() (w, h int) { return l.dstW, l.dstH }
 // TensorLen is the number of float32 values Run needs in dst: 3*w*h.
 func (l *Letterbox) TensorLen() int { return 3 * l.dstW * l.dstH }
 
-// Run letterboxes src into dst as NCHW float32, channels B,G,R, values 0..255
-// (see RGB and Unit), the scaled frame at the top-left corner and PadValue
-// elsewhere. It returns the Transform to map detections back to src pixels.
+// Run letterboxes src into dst as NCHW float32 as Spec says (by default
+// channels B,G,R, values 0..255, the scaled frame at the top-left corner and
+// PadValue elsewhere). It returns the Transform to map detections back to src
+// pixels.
 //
 // src.Data is only read during the call and never retained.
 func (l *Letterbox) Run(src *frame.Frame, dst []float32) (Transform, error) {
@@ -113,41 +116,57 @@ func (l *Letterbox) Run(src *frame.Frame, dst []float32) (Transform, error) {
 				src.Format, i, src.Offset[i], src.Stride[i])
 		}
 	}
-	if src.Width != l.srcW || src.Height != l.srcH || src.Format != l.format {
+	if l.Spec != l.applied {
+		if err := l.Spec.Validate(); err != nil {
+			return Transform{}, err
+		}
+		l.apply()
+	}
+	if src.Width != l.srcW || src.Height != l.srcH || src.Format != l.format || l.Spec.Resize != l.resize {
 		l.plan(src.Width, src.Height, src.Format)
 	}
 	n := l.dstW * l.dstH
 	b, g, r := dst[:n], dst[n:2*n], dst[2*n:3*n]
-	if l.RGB {
+	if l.Spec.RGB {
 		b, r = r, b // channel order is only which plane each channel lands in
-	}
-	vs := float32(1)
-	if l.Unit {
-		vs = 1.0 / 255
-	}
-	if pv := PadValue * vs; l.pad[0] != pv { // first run, or Unit changed
-		for i := range l.pad {
-			l.pad[i] = pv
-		}
 	}
 	switch {
 	case src.Format.Packed():
-		l.packed(src, b, g, r, vs)
+		l.packed(src, b, g, r)
 	case src.Format == frame.I420:
-		l.yuv(src, b, g, r, vs, false)
+		l.yuv(src, b, g, r, false)
 	case src.Format == frame.NV12:
-		l.yuv(src, b, g, r, vs, true)
+		l.yuv(src, b, g, r, true)
 	}
-	l.padBottom(b, g, r)
+	l.padRows(b, g, r)
 	return l.tr, nil
+}
+
+// apply turns Spec into per-colour gains, biases and padding rows. Mean and
+// Std are in the model's plane order; gain and bias are kept per colour
+// (B, G, R) because that is how the kernels address them.
+func (l *Letterbox) apply() {
+	a, b := l.Spec.affine()
+	for c := range 3 { // c: colour B, G, R
+		p := c // its plane
+		if l.Spec.RGB {
+			p = 2 - c
+		}
+		l.gain[c], l.bias[c] = a[p], b[p]
+		pv := l.Spec.Pad*l.gain[c] + l.bias[c]
+		for i := range l.pad[c] {
+			l.pad[c][i] = pv
+		}
+	}
+	l.applied = l.Spec
 }
 
 // plan builds the sampling tables for a source geometry. Only the tables
 // depend on it; offsets and strides are applied per row at run time, so a
 // change of padding alone does not need a new plan.
 func (l *Letterbox) plan(w, h int, f frame.Format) {
-	l.srcW, l.srcH, l.format = w, h, f
-	l.tr = NewTransform(w, h, l.dstW, l.dstH)
+	l.srcW, l.srcH, l.format, l.resize = w, h, f, l.Spec.Resize
+	l.tr = NewTransformFor(l.resize, w, h, l.dstW, l.dstH)
 	rx := float64(w) / float64(l.tr.Width)
 	ry := float64(h) / float64(l.tr.Height)
 	unit := f.PixelStride() // packed: taps are byte offsets of whole pixels
@@ -212,7 +231,7 @@ func makeTaps(buf []tap, n, srcN int, ratio, shift float64, unit int) []tap {
 // packed handles every single-plane RGB-family format: each channel is one
 // pass of the shared row kernel over the row slices shifted by that channel's
 // byte offset, so no format needs its own loop.
-func (l *Letterbox) packed(src *frame.Frame, b, g, r []float32, vs float32) {
+func (l *Letterbox) packed(src *frame.Frame, b, g, r []float32) {
 	ro, gof, bo := src.Format.RGBOffsets()
 	rowLen := src.Width * src.Format.PixelStride()
 	off, stride := src.Offset[0], src.Stride[0]
@@ -223,31 +242,31 @@ func (l *Letterbox) packed(src *frame.Frame, b, g, r []float32, vs float32) {
 		a1 := off + int(ty.i1)*stride
 		row0 := data[a0 : a0+rowLen]
 		row1 := data[a1 : a1+rowLen]
-		o := y * l.dstW
-		sampleRow(b[o:o+nw], row0[bo:], row1[bo:], l.xs, l.xExact, ty, vs)
-		sampleRow(g[o:o+nw], row0[gof:], row1[gof:], l.xs, l.xExact, ty, vs)
-		sampleRow(r[o:o+nw], row0[ro:], row1[ro:], l.xs, l.xExact, ty, vs)
-		l.padRight(b, g, r, o)
+		o := (y+l.tr.OffY)*l.dstW + l.tr.OffX
+		sampleRow(b[o:o+nw], row0[bo:], row1[bo:], l.xs, l.xExact, ty, l.gain[0], l.bias[0])
+		sampleRow(g[o:o+nw], row0[gof:], row1[gof:], l.xs, l.xExact, ty, l.gain[1], l.bias[1])
+		sampleRow(r[o:o+nw], row0[ro:], row1[ro:], l.xs, l.xExact, ty, l.gain[2], l.bias[2])
+		l.padSides(b, g, r, o)
 	}
 }
 
 // sampleRow resamples one output row from source rows r0 and r1 (weights in
-// ty) at the column taps xs, scaled by vs. Running one channel at a time keeps
+// ty) at the column taps xs, as value*vs + bias. Running one channel at a time keeps
 // the loop small enough to stay in registers; with all channels in one loop
 // the compiler spills. Rows and columns that land exactly on source samples
 // skip the blend, which is the whole frame at 1:1 scale (1280x720 into a
 // 1280x736 input).
-func sampleRow(dst []float32, r0, r1 []byte, xs []tap, xExact bool, ty tap, vs float32) {
+func sampleRow(dst []float32, r0, r1 []byte, xs []tap, xExact bool, ty tap, vs, bias float32) {
 	dst = dst[:len(xs)]
 	switch {
 	case ty.w1 == 0 && xExact:
 		for i, t := range xs {
-			dst[i] = float32(r0[t.i0]) * vs
+			dst[i] = float32(r0[t.i0])*vs + bias
 		}
 	case ty.w1 == 0:
 		k := vs / one
 		for i, t := range xs {
-			dst[i] = float32(int(r0[t.i0])*int(t.w0)+int(r0[t.i1])*int(t.w1)) * k
+			dst[i] = float32(int(r0[t.i0])*int(t.w0)+int(r0[t.i1])*int(t.w1))*k + bias
 		}
 	default:
 		k := vs * norm
@@ -256,7 +275,7 @@ func sampleRow(dst []float32, r0, r1 []byte, xs []tap, xExact bool, ty tap, vs f
 		for i, t := range xs {
 			p, q := int(t.i0), int(t.i1)
 			wx0, wx1 := int(t.w0), int(t.w1)
-			dst[i] = float32((int(r0[p])*wx0+int(r0[q])*wx1)*wy0+(int(r1[p])*wx0+int(r1[q])*wx1)*wy1) * k
+			dst[i] = float32((int(r0[p])*wx0+int(r0[q])*wx1)*wy0+(int(r1[p])*wx0+int(r1[q])*wx1)*wy1)*k + bias
 		}
 	}
 }
@@ -284,9 +303,11 @@ func yuvCoeffs(m YUVMatrix, vs float64) (ky, rv, gu, gv, bu, kr, kg, kb float32)
 // resampled into one of the three output rows, then converted in place.
 // Conversion is affine, so this equals converting first and resampling RGB,
 // except where RGB would clip.
-func (l *Letterbox) yuv(src *frame.Frame, b, g, r []float32, vs float32, nv12 bool) {
-	ky, rv, gu, gv, bu, kr, kg, kb := yuvCoeffs(l.Matrix, float64(vs))
-	hi := 255 * vs
+func (l *Letterbox) yuv(src *frame.Frame, b, g, r []float32, nv12 bool) {
+	ky, rv, gu, gv, bu, kr, kg, kb := yuvCoeffs(l.Matrix, 1)
+	const hi = 255
+	gB, gG, gR := l.gain[0], l.gain[1], l.gain[2]
+	bB, bG, bR := l.bias[0], l.bias[1], l.bias[2]
 	data := src.Data
 	w := src.Width
 	cLen := (src.Width + 1) / 2
@@ -310,21 +331,21 @@ func (l *Letterbox) yuv(src *frame.Frame, b, g, r []float32, vs float32, nv12 bo
 			d1 := src.Offset[2] + int(cy.i1)*src.Stride[2]
 			v0, v1 = data[d0:d0+cLen], data[d1:d1+cLen]
 		}
-		o := y * l.dstW
+		o := (y+l.tr.OffY)*l.dstW + l.tr.OffX
 		// Y, U, V land in the B, G, R rows, 0..255, and are converted below.
 		db, dg, dr := b[o:o+nw], g[o:o+nw], r[o:o+nw]
-		sampleRow(db, data[a0:a0+w], data[a1:a1+w], l.xs, l.xExact, ty, 1)
-		sampleRow(dg, u0, u1, l.cxs, l.cxExact, cy, 1)
-		sampleRow(dr, v0, v1, l.cxs, l.cxExact, cy, 1)
+		sampleRow(db, data[a0:a0+w], data[a1:a1+w], l.xs, l.xExact, ty, 1, 0)
+		sampleRow(dg, u0, u1, l.cxs, l.cxExact, cy, 1, 0)
+		sampleRow(dr, v0, v1, l.cxs, l.cxExact, cy, 1, 0)
 		dg, dr = dg[:len(db)], dr[:len(db)]
 		for i, yv := range db {
 			uv, vv := dg[i], dr[i]
 			yy := ky * yv
-			db[i] = clampTo(yy+bu*uv+kb, hi)
-			dg[i] = clampTo(yy+gu*uv+gv*vv+kg, hi)
-			dr[i] = clampTo(yy+rv*vv+kr, hi)
+			db[i] = clampTo(yy+bu*uv+kb, hi)*gB + bB
+			dg[i] = clampTo(yy+gu*uv+gv*vv+kg, hi)*gG + bG
+			dr[i] = clampTo(yy+rv*vv+kr, hi)*gR + bR
 		}
-		l.padRight(b, g, r, o)
+		l.padSides(b, g, r, o)
 	}
 }
 
@@ -351,23 +372,35 @@ func clampTo(v, hi float32) float32 {
 	return v
 }
 
-// padRight fills the columns right of the scaled frame on the model row at o.
-func (l *Letterbox) padRight(b, g, r []float32, o int) {
-	if l.tr.Width == l.dstW {
+// padSides fills the columns left and right of the scaled frame on the model
+// row whose image part starts at o.
+func (l *Letterbox) padSides(b, g, r []float32, o int) {
+	if left := l.tr.OffX; left > 0 {
+		copy(b[o-left:o], l.pad[0])
+		copy(g[o-left:o], l.pad[1])
+		copy(r[o-left:o], l.pad[2])
+	}
+	row := o - l.tr.OffX
+	s, e := o+l.tr.Width, row+l.dstW
+	if s >= e {
 		return
 	}
-	s, e := o+l.tr.Width, o+l.dstW
-	pad := l.pad[l.tr.Width:]
-	copy(b[s:e], pad)
-	copy(g[s:e], pad)
-	copy(r[s:e], pad)
+	copy(b[s:e], l.pad[0])
+	copy(g[s:e], l.pad[1])
+	copy(r[s:e], l.pad[2])
 }
 
-// padBottom fills the model rows below the scaled frame.
-func (l *Letterbox) padBottom(b, g, r []float32) {
-	for o := l.tr.Height * l.dstW; o < len(b); o += l.dstW {
-		copy(b[o:o+l.dstW], l.pad)
-		copy(g[o:o+l.dstW], l.pad)
-		copy(r[o:o+l.dstW], l.pad)
+// padRows fills the model rows above and below the scaled frame.
+func (l *Letterbox) padRows(b, g, r []float32) {
+	fill := func(o int) {
+		copy(b[o:o+l.dstW], l.pad[0])
+		copy(g[o:o+l.dstW], l.pad[1])
+		copy(r[o:o+l.dstW], l.pad[2])
+	}
+	for y := range l.tr.OffY {
+		fill(y * l.dstW)
+	}
+	for o := (l.tr.OffY + l.tr.Height) * l.dstW; o < len(b); o += l.dstW {
+		fill(o)
 	}
 }

@@ -340,7 +340,7 @@ func TestLetterboxRGBUnit(t *testing.T) {
 		if _, err := lb.Run(&fr, base); err != nil {
 			t.Fatal(err)
 		}
-		lb.RGB, lb.Unit = true, true
+		lb.Spec.RGB, lb.Spec.Scale = true, 1.0/255
 		got := nanTensor(lb.TensorLen())
 		if _, err := lb.Run(&fr, got); err != nil {
 			t.Fatal(err)
@@ -356,7 +356,7 @@ func TestLetterboxRGBUnit(t *testing.T) {
 			t.Errorf("%s: RGB+Unit differs from reordered BGR/255 by %g", f, m)
 		}
 		// And back: the padding must return to 114.
-		lb.RGB, lb.Unit = false, false
+		lb.Spec.RGB, lb.Spec.Scale = false, 1
 		if _, err := lb.Run(&fr, got); err != nil {
 			t.Fatal(err)
 		}
