@@ -18,21 +18,44 @@ const (
 	DefaultMaxDetections  = 300
 )
 
-// Config describes a detector head and how to filter its output.
+// Config describes a detector head and how to filter its output. DetectHead
+// fills in the head's part from a model's outputs.
 type Config struct {
-	// InputW and InputH are the model input size (multiples of 32).
+	// InputW and InputH are the model input size (multiples of 32 for the
+	// YOLOX, YOLOv8 and YOLOv5 grids).
 	InputW, InputH int
 	Layout         Layout
 	NumClasses     int
+	// Rows is the number of queries (DETR) or boxes (end-to-end) per output;
+	// the other layouts' row counts follow from the input size.
+	Rows int
+	// Levels are a GFL head's levels (PicoDet, NanoDet), strides ascending,
+	// each naming its score and distance outputs by index into the model's
+	// outputs.
+	Levels []Level
+	// Bins is the DFL bins per box side of a GFL head (reg_max+1; 8 for
+	// PicoDet and NanoDet).
+	Bins int
+	// Boxes and Scores are the output indices of a DETR head's boxes and
+	// scores; ScoreLogits says the scores still need a sigmoid.
+	Boxes, Scores int
+	ScoreLogits   bool
 	// ScoreThreshold keeps candidates with score >= it; 0 means 0.3.
 	ScoreThreshold float32
 	// NMSThreshold suppresses a box whose IoU with a better box of the same
-	// class exceeds it; 0 means 0.45, 1 disables suppression.
+	// class exceeds it; 0 means 0.45, 1 disables suppression. NMS-free heads
+	// (DETR, end-to-end) skip it.
 	NMSThreshold float32
 	// MaxDetections caps the result, best first; 0 means 300.
 	MaxDetections int
 	// Classes restricts the output to these class indices; empty keeps all.
 	Classes []int
+}
+
+// Level is one stride of a GFL head and the outputs that hold it.
+type Level struct {
+	Stride        int
+	Scores, Dists int // output indices
 }
 
 // candidate is a box above threshold in model-input pixels.
@@ -47,9 +70,12 @@ type candidate struct {
 // so that Decode does not allocate; it is not safe for concurrent use.
 type Decoder struct {
 	cfg     Config
-	anchors int   // N
-	width   int   // values per anchor: 5+C (YOLOX) or 4+C (YOLOv8)
-	classes []int // allowed class indices, nil = all
+	anchors int    // N: rows of the single-output heads, cells of a GFL head
+	width   int    // values per row: 5+C (YOLOX, YOLOv5), 4+C (YOLOv8), 6 (e2e)
+	classes []int  // allowed class indices, nil = all
+	allowed []bool // the same as a set (end-to-end heads name one class per box)
+	lens    []int  // expected length of each output
+	single  [1][]float32
 
 	cands []candidate
 	kept  []candidate
@@ -59,11 +85,15 @@ type Decoder struct {
 
 // NewDecoder validates cfg, fills in defaults and sizes the scratch buffers.
 func NewDecoder(cfg Config) (*Decoder, error) {
-	if err := checkInputSize(cfg.InputW, cfg.InputH); err != nil {
-		return nil, err
+	if cfg.Layout == LayoutUnknown || int(cfg.Layout) >= len(layoutNames) {
+		return nil, fmt.Errorf("head layout %s is not set or not supported (want one of %s; DetectHead finds it from the outputs)", cfg.Layout, Layouts)
 	}
-	if cfg.Layout != LayoutYOLOX && cfg.Layout != LayoutYOLOv8 {
-		return nil, fmt.Errorf("head layout %s is not set or not supported (want yolox or yolov8; DetectLayout finds it from the output shape)", cfg.Layout)
+	if cfg.Layout.gridded() {
+		if err := checkInputSize(cfg.InputW, cfg.InputH); err != nil {
+			return nil, err
+		}
+	} else if cfg.InputW <= 0 || cfg.InputH <= 0 {
+		return nil, fmt.Errorf("model input size %dx%d must be positive", cfg.InputW, cfg.InputH)
 	}
 	if cfg.NumClasses < 1 {
 		return nil, fmt.Errorf("number of classes %d must be at least 1", cfg.NumClasses)
@@ -86,7 +116,10 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 	if cfg.MaxDetections < 0 {
 		return nil, fmt.Errorf("max detections %d must not be negative", cfg.MaxDetections)
 	}
-	d := &Decoder{anchors: NumAnchors(cfg.InputW, cfg.InputH)}
+	d := &Decoder{}
+	if err := d.shapeOutputs(&cfg); err != nil {
+		return nil, err
+	}
 	if len(cfg.Classes) > 0 {
 		seen := make([]bool, cfg.NumClasses)
 		for _, c := range cfg.Classes {
@@ -100,12 +133,13 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 		}
 		slices.Sort(d.classes)
 		cfg.Classes = slices.Clone(d.classes)
+		d.allowed = make([]bool, cfg.NumClasses)
+		for _, c := range d.classes {
+			d.allowed[c] = true
+		}
 	}
 	d.cfg = cfg
-	if cfg.Layout == LayoutYOLOX {
-		d.width = 5 + cfg.NumClasses
-	} else {
-		d.width = 4 + cfg.NumClasses
+	if cfg.Layout == LayoutYOLOv8 {
 		d.best = make([]float32, d.anchors)
 		d.bestC = make([]int32, d.anchors)
 	}
@@ -114,16 +148,77 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 	return d, nil
 }
 
+// shapeOutputs works out the rows per output and each output's length, and
+// checks the head-specific fields.
+func (d *Decoder) shapeOutputs(cfg *Config) error {
+	c := cfg.NumClasses
+	if c < 1 {
+		return nil // reported by the caller
+	}
+	switch cfg.Layout {
+	case LayoutYOLOX, LayoutYOLOv8, LayoutYOLOv5:
+		d.anchors = NumAnchors(cfg.InputW, cfg.InputH)
+		d.width = 5 + c
+		if cfg.Layout == LayoutYOLOv8 {
+			d.width = 4 + c
+		}
+		if cfg.Layout == LayoutYOLOv5 {
+			d.anchors *= 3
+		}
+		d.lens = []int{d.anchors * d.width}
+	case LayoutEndToEnd:
+		if cfg.Rows < 1 {
+			return fmt.Errorf("end-to-end head: rows %d must be at least 1", cfg.Rows)
+		}
+		d.anchors, d.width = cfg.Rows, 6
+		d.lens = []int{cfg.Rows * 6}
+	case LayoutDETR:
+		if cfg.Rows < 1 || cfg.Boxes == cfg.Scores || min(cfg.Boxes, cfg.Scores) < 0 || max(cfg.Boxes, cfg.Scores) > 1 {
+			return fmt.Errorf("DETR head: want 2 outputs (boxes, scores) and at least one query, got boxes=%d scores=%d rows=%d", cfg.Boxes, cfg.Scores, cfg.Rows)
+		}
+		d.anchors = cfg.Rows
+		d.lens = make([]int, 2)
+		d.lens[cfg.Boxes], d.lens[cfg.Scores] = cfg.Rows*4, cfg.Rows*c
+	case LayoutPicoDet, LayoutNanoDet:
+		if len(cfg.Levels) == 0 || cfg.Bins < 2 {
+			return fmt.Errorf("%s head: want at least one level and 2 DFL bins, got %d levels and %d bins", cfg.Layout, len(cfg.Levels), cfg.Bins)
+		}
+		d.lens = make([]int, 2*len(cfg.Levels))
+		seen := make([]bool, len(d.lens))
+		for _, lv := range cfg.Levels {
+			if lv.Stride < 1 || lv.Scores < 0 || lv.Dists < 0 || lv.Scores >= len(d.lens) || lv.Dists >= len(d.lens) || seen[lv.Scores] || seen[lv.Dists] || lv.Scores == lv.Dists {
+				return fmt.Errorf("%s head: level %+v: stride must be positive and every output used once (outputs 0..%d)", cfg.Layout, lv, len(d.lens)-1)
+			}
+			seen[lv.Scores], seen[lv.Dists] = true, true
+			cells := gflCells(cfg.InputW, cfg.InputH, lv.Stride)
+			d.lens[lv.Scores], d.lens[lv.Dists] = cells*c, cells*4*cfg.Bins
+			d.anchors += cells
+		}
+		cfg.Levels = slices.Clone(cfg.Levels)
+	}
+	return nil
+}
+
+// gflCells is the cell count of a GFL level: its grid covers the input,
+// rounding up (PicoDet's stride-64 level over 416 is 7x7).
+func gflCells(w, h, stride int) int {
+	return ((w + stride - 1) / stride) * ((h + stride - 1) / stride)
+}
+
 // Config is the configuration in use, defaults filled in.
 func (d *Decoder) Config() Config {
 	c := d.cfg
 	c.Classes = slices.Clone(c.Classes)
+	c.Levels = slices.Clone(c.Levels)
 	return c
 }
 
 // OutputLen is the number of float32 values Decode expects: the element count
-// of the model output tensor.
-func (d *Decoder) OutputLen() int { return d.anchors * d.width }
+// of the model output tensor (the first output's, for multi-output heads).
+func (d *Decoder) OutputLen() int { return d.lens[0] }
+
+// OutputLens is the element count DecodeOutputs expects of each output.
+func (d *Decoder) OutputLens() []int { return slices.Clone(d.lens) }
 
 // ErrOutputLen is wrapped by the error Decode panics with when the output has
 // the wrong number of values.
@@ -138,14 +233,37 @@ var ErrOutputLen = errors.New("yolo: model output has the wrong number of values
 // out must hold exactly OutputLen values; anything else means the decoder was
 // configured for another model, and Decode panics rather than return nothing.
 func (d *Decoder) Decode(out []float32, tr preprocess.Transform, frameW, frameH int, dst []detection.Detection) []detection.Detection {
-	if len(out) != d.OutputLen() {
-		panic(fmt.Errorf("%w: got %d, want %d (%s head, %d classes, %dx%d input)",
-			ErrOutputLen, len(out), d.OutputLen(), d.cfg.Layout, d.cfg.NumClasses, d.cfg.InputW, d.cfg.InputH))
+	d.single[0] = out
+	dst = d.DecodeOutputs(d.single[:], tr, frameW, frameH, dst)
+	d.single[0] = nil
+	return dst
+}
+
+// DecodeOutputs is Decode for any head: outs holds every model output in the
+// model's order (one for the single-tensor heads).
+func (d *Decoder) DecodeOutputs(outs [][]float32, tr preprocess.Transform, frameW, frameH int, dst []detection.Detection) []detection.Detection {
+	if len(outs) != len(d.lens) {
+		panic(fmt.Errorf("%w: got %d outputs, want %d (%s head)", ErrOutputLen, len(outs), len(d.lens), d.cfg.Layout))
 	}
-	if d.cfg.Layout == LayoutYOLOX {
-		d.candidatesYOLOX(out)
-	} else {
-		d.candidatesV8(out)
+	for i, o := range outs {
+		if len(o) != d.lens[i] {
+			panic(fmt.Errorf("%w: output %d has %d, want %d (%s head, %d classes, %dx%d input)",
+				ErrOutputLen, i, len(o), d.lens[i], d.cfg.Layout, d.cfg.NumClasses, d.cfg.InputW, d.cfg.InputH))
+		}
+	}
+	switch d.cfg.Layout {
+	case LayoutYOLOX:
+		d.candidatesYOLOX(outs[0])
+	case LayoutYOLOv8:
+		d.candidatesV8(outs[0])
+	case LayoutYOLOv5:
+		d.candidatesV5(outs[0])
+	case LayoutPicoDet, LayoutNanoDet:
+		d.candidatesGFL(outs)
+	case LayoutDETR:
+		d.candidatesDETR(outs[d.cfg.Boxes], outs[d.cfg.Scores])
+	case LayoutEndToEnd:
+		d.candidatesEndToEnd(outs[0])
 	}
 	return d.nms(tr, frameW, frameH, dst[:0])
 }
@@ -270,6 +388,7 @@ func byScore(a, b candidate) int {
 func (d *Decoder) nms(tr preprocess.Transform, frameW, frameH int, dst []detection.Detection) []detection.Detection {
 	slices.SortFunc(d.cands, byScore)
 	nmsThr := d.cfg.NMSThreshold
+	nmsFree := d.cfg.Layout == LayoutDETR || d.cfg.Layout == LayoutEndToEnd
 	kept := d.kept[:0]
 	for _, c := range d.cands {
 		if len(kept) >= d.cfg.MaxDetections {
@@ -277,6 +396,9 @@ func (d *Decoder) nms(tr preprocess.Transform, frameW, frameH int, dst []detecti
 		}
 		suppressed := false
 		for k := range kept {
+			if nmsFree {
+				break
+			}
 			if kept[k].class == c.class && detection.IoU(kept[k].box, c.box) > nmsThr {
 				suppressed = true
 				break

@@ -279,6 +279,8 @@ func TestDetectLayout(t *testing.T) {
 		{[]int64{-1, 3549, 85}, 416, 416, LayoutYOLOX, 80}, // dynamic batch
 		{[]int64{1, -1, 85}, 416, 416, LayoutYOLOX, 80},    // dynamic anchors
 		{[]int64{-1, 84, -1}, 640, 640, LayoutYOLOv8, 80},
+		{[]int64{1, 25200, 85}, 640, 640, LayoutYOLOv5, 80},
+		{[]int64{1, 300, 6}, 640, 640, LayoutEndToEnd, DefaultClasses},
 	}
 	for _, c := range ok {
 		l, n, err := DetectLayout(c.shape, c.w, c.h)
@@ -293,7 +295,6 @@ func TestDetectLayout(t *testing.T) {
 	}{
 		{[]int64{1, 3549, 85}, 640, 640, "output shape [1 3549 85] does not match a YOLOX head for a 640x640 input (expects 8400 rows); it would match a 416x416 input"},
 		{[]int64{1, 84, 3549}, 640, 640, "does not match a YOLOv8 head for a 640x640 input (expects 8400 columns)"},
-		{[]int64{1, 25200, 85}, 640, 640, "anchor-based YOLOv5/v7"},
 		{[]int64{3549, 85}, 416, 416, "not a 3-D"},
 		{[]int64{2, 3549, 85}, 416, 416, "batch 2"},
 		{[]int64{1, -1, -1}, 416, 416, "fully dynamic"},

@@ -1,11 +1,12 @@
-// Package yolo turns the raw output tensor of a YOLO-family detector into
+// Package yolo turns the raw output tensors of a one-stage detector into
 // detections in frame pixels: candidate selection, class-aware NMS and the
-// mapping back through the letterbox. It knows tensor layouts, not ONNX
+// mapping back through the preprocessing. It knows tensor layouts, not ONNX
 // Runtime, so it can be tested and benchmarked without a model.
 //
-// Two head layouts are supported, both anchor-free over strides 8, 16 and 32:
-// the raw YOLOX head (exported with decode_in_inference=False) and the
-// YOLOv8/v11 head as exported by Ultralytics.
+// Supported heads (see Layout): the raw YOLOX head, YOLOv8/v11 and YOLOv5 as
+// Ultralytics exports them, the GFL/DFL heads of PicoDet and NanoDet (one
+// score and one distance output per level), DETR-style NMS-free outputs
+// (RT-DETR, D-FINE) and end-to-end exports with NMS inside (YOLOv10, YOLO26).
 package yolo
 
 import (
@@ -26,11 +27,33 @@ const (
 	// LayoutYOLOv8 is [1, 4+C, N], channel-major: cx, cy, w, h in input pixels,
 	// then C class scores; there is no objectness.
 	LayoutYOLOv8
+	// LayoutYOLOv5 is [1, 3N, 5+C]: three anchors per cell, each cx, cy, w, h
+	// in input pixels, objectness and C class scores (all sigmoided; score =
+	// obj x class).
+	LayoutYOLOv5
+	// LayoutPicoDet is a GFL head: per level (strides 8, 16, 32, 64) a score
+	// output [1, HW, C] (sigmoided) and a distance output [1, HW, 4(R+1)] of
+	// DFL logits (left, top, right, bottom x R+1 bins); cell centres at
+	// (col+0.5)*stride.
+	LayoutPicoDet
+	// LayoutNanoDet is the same GFL head over strides 8, 16, 32 with NanoDet's
+	// centres at col*stride + (stride-1)/2.
+	LayoutNanoDet
+	// LayoutDETR is NMS-free: boxes [1, Q, 4] (cx, cy, w, h normalised to the
+	// input) and scores [1, Q, C] (probabilities, or logits when the output's
+	// name says so), one object per query (RT-DETR, D-FINE).
+	LayoutDETR
+	// LayoutEndToEnd is [1, K, 6] with NMS inside the graph: x1, y1, x2, y2 in
+	// input pixels, score, class (YOLOv10, YOLO26 end-to-end exports).
+	LayoutEndToEnd
 )
 
-var layoutNames = [...]string{"unknown", "yolox", "yolov8"}
+var layoutNames = [...]string{"unknown", "yolox", "yolov8", "yolov5", "picodet", "nanodet", "detr", "e2e"}
 
-// String is the name ParseLayout accepts: "yolox" or "yolov8".
+// Layouts lists the supported layouts' names, for help texts and errors.
+const Layouts = "yolox [1,N,5+C], yolov8 [1,4+C,N], yolov5 [1,3N,5+C], picodet/nanodet (GFL: per stride a [1,HW,C] score and a [1,HW,4(R+1)] DFL output), detr (boxes [1,Q,4] + scores [1,Q,C]), e2e [1,K,6]"
+
+// String is the name ParseLayout accepts.
 func (l Layout) String() string {
 	if int(l) < len(layoutNames) {
 		return layoutNames[l]
@@ -44,13 +67,40 @@ func ParseLayout(name string) (Layout, error) {
 	switch strings.ToLower(name) {
 	case "yolox":
 		return LayoutYOLOX, nil
-	case "yolov8", "v8", "ultralytics":
+	case "yolov8", "v8", "yolo11", "ultralytics":
 		return LayoutYOLOv8, nil
+	case "yolov5", "v5":
+		return LayoutYOLOv5, nil
+	case "picodet", "gfl":
+		return LayoutPicoDet, nil
+	case "nanodet":
+		return LayoutNanoDet, nil
+	case "detr", "rt-detr", "rtdetr", "d-fine":
+		return LayoutDETR, nil
+	case "e2e", "end2end", "end-to-end", "yolov10", "yolo26":
+		return LayoutEndToEnd, nil
 	}
-	return LayoutUnknown, fmt.Errorf("unknown detector head layout %q (want yolox or yolov8)", name)
+	return LayoutUnknown, fmt.Errorf("unknown detector head layout %q (want one of: %s)", name, strings.Join(layoutNames[1:], ", "))
 }
 
-// strides are the feature-map strides of both heads, in output order.
+// gfl reports whether l is one of the GFL/DFL layouts.
+func (l Layout) gfl() bool { return l == LayoutPicoDet || l == LayoutNanoDet }
+
+// gridded reports whether l's rows follow the stride 8/16/32 grids, so the
+// input must be a multiple of 32.
+func (l Layout) gridded() bool {
+	return l == LayoutYOLOX || l == LayoutYOLOv8 || l == LayoutYOLOv5
+}
+
+// DefaultClasses is the class count assumed where a head's shape does not
+// carry one (end-to-end outputs): COCO's 80.
+const DefaultClasses = 80
+
+// maxEndToEnd bounds the rows of an end-to-end output (its top-K), so that a
+// mis-sized YOLOX head with one class is not taken for one.
+const maxEndToEnd = 1000
+
+// strides are the feature-map strides of the YOLO heads, in output order.
 var strides = [...]int{8, 16, 32}
 
 // NumAnchors is the number of grid cells (one prediction each) of an
@@ -105,6 +155,11 @@ func DetectLayout(shape []int64, inputW, inputH int) (Layout, int, error) {
 		return LayoutYOLOv8, int(rows - 4), nil
 	case rows == n || cols == n:
 		return LayoutUnknown, 0, fmt.Errorf("output shape %v has %d anchors for a %dx%d input but no class scores", shape, n, inputW, inputH)
+	case rows == 3*n && cols >= 6:
+		return LayoutYOLOv5, int(cols - 5), nil
+	case cols == 6 && rows > 0 && rows <= maxEndToEnd:
+		// x1, y1, x2, y2, score, class: the class count is not in the shape.
+		return LayoutEndToEnd, DefaultClasses, nil
 	}
 	// Anchors are normally the larger dimension; name the layout the shape resembles.
 	if rows >= cols {
@@ -115,12 +170,8 @@ func DetectLayout(shape []int64, inputW, inputH int) (Layout, int, error) {
 		shape, inputW, inputH, n, hint(cols, n))
 }
 
-// hint guesses why an anchor count is off: a square input of another size, or
-// an anchor-based head (3 anchors per cell) that this package cannot decode.
+// hint guesses why an anchor count is off: a square input of another size.
 func hint(got, want int64) string {
-	if got == 3*want {
-		return "; 3 predictions per cell looks like an anchor-based YOLOv5/v7 head, which is not supported"
-	}
 	// 21 cells per 32x32 block: 16 + 4 + 1.
 	if got%21 == 0 {
 		side := int(math.Round(math.Sqrt(float64(got / 21))))
