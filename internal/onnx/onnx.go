@@ -1,7 +1,7 @@
 // Package onnx wraps one ONNX Runtime session with fixed-size, reused input and
-// output tensors: an image model with one float32 [1,3,H,W] input and one
-// float32 output. Creating a session is slow; Run is the per-frame call and
-// allocates nothing.
+// output tensors: an image model with one float32 or float16 [1,3,H,W] input
+// and any number of float32 or float16 outputs. Creating a session is slow;
+// Run is the per-frame call and allocates nothing.
 package onnx
 
 import (
@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -51,19 +54,50 @@ type Options struct {
 	// CUDA appends the CUDA execution provider (device 0); it fails clearly when
 	// the runtime library was built without it.
 	CUDA bool
+	// InputW and InputH size a model whose input height and width are
+	// dynamic (a declared size; Ultralytics' imgsz metadata is the fallback).
+	// A fixed input ignores them.
+	InputW, InputH int
+	// OutputShapes are declared shapes, in output order, for outputs whose
+	// shape the model leaves dynamic. Without one, a float32 output's shape is
+	// found by running the model once; an fp16 output needs it declared,
+	// since onnxruntime_go v1.27.0 cannot return fp16 outputs it allocates.
+	OutputShapes [][]int64
 }
 
-// Session is one loaded model with its reused tensors.
+// Output is one model output as the session holds it.
+type Output struct {
+	Name  string
+	Shape []int64 // fixed, batch 1
+	FP16  bool    // the model writes float16; Outputs converts it
+}
+
+// Session is one loaded model with its reused tensors. The image input is
+// float32 or float16 NCHW [1,3,H,W]; the outputs are any number of float32 or
+// float16 tensors of fixed (or resolved) shape. Callers always see float32:
+// float16 tensors are converted on the way in and out.
 type Session struct {
 	Path           string
 	InputName      string
-	OutputName     string
 	InputW, InputH int
-	OutputShape    []int64
+	InputFP16      bool
+	Outputs        []Output
+	// OutputName and OutputShape are the first output's (single-output models).
+	OutputName  string
+	OutputShape []int64
+	// Producer and Metadata are the model's producer name and custom metadata
+	// map (Ultralytics stores imgsz, names, end2end there), for guessing the
+	// preprocessing.
+	Producer string
+	Metadata map[string]string
 
-	in   *ort.Tensor[float32]
-	out  *ort.Tensor[float32]
-	sess *ort.AdvancedSession
+	input     []float32 // what the caller writes: the tensor itself, or fp16 staging
+	in        ort.Value
+	in16      []uint16 // float16 input tensor memory
+	outs      []ort.Value
+	outData   [][]float32 // float32 views: the tensors themselves, or fp16 conversions
+	outData16 [][]uint16  // float16 output tensor memory (nil for float32 outputs)
+	sess      *ort.AdvancedSession
 }
 
 // Open loads modelPath. Init must have succeeded. Errors name the file and say
@@ -91,40 +125,88 @@ func Open(modelPath string, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model file %s is not a readable ONNX model: %v", modelPath, err)
 	}
-	if len(ins) != 1 || len(outs) != 1 {
-		return nil, fmt.Errorf("model file %s has %d inputs and %d outputs, want 1 image input and 1 detection output", modelPath, len(ins), len(outs))
+	if len(ins) != 1 || len(outs) == 0 {
+		return nil, fmt.Errorf("model file %s has %d inputs and %d outputs, want 1 image input and detection outputs", modelPath, len(ins), len(outs))
 	}
-	in, out := ins[0], outs[0]
+	s := &Session{Path: modelPath}
+	s.Producer, s.Metadata = readMetadata(modelPath)
+	in := ins[0]
 	d := in.Dimensions
-	if in.DataType != ort.TensorElementDataTypeFloat || len(d) != 4 || d[1] != 3 || d[2] <= 0 || d[3] <= 0 || (d[0] != 1 && d[0] != -1) {
-		return nil, fmt.Errorf("model file %s: input %s, want float32 [1,3,H,W] with fixed H and W", modelPath, in.String())
+	isFloat := func(t ort.TensorElementDataType) bool {
+		return t == ort.TensorElementDataTypeFloat || t == ort.TensorElementDataTypeFloat16
 	}
-	for _, v := range out.Dimensions[1:] {
-		if v <= 0 {
-			return nil, fmt.Errorf("model file %s: output %s has a dynamic dimension, want a fixed shape", modelPath, out.String())
+	if !isFloat(in.DataType) || len(d) != 4 || d[1] != 3 || (d[0] != 1 && d[0] > 0) {
+		return nil, fmt.Errorf("model file %s: input %s, want float32 or float16 [1,3,H,W]", modelPath, in.String())
+	}
+	s.InputName, s.InputFP16 = in.Name, in.DataType == ort.TensorElementDataTypeFloat16
+	s.InputW, s.InputH = int(d[3]), int(d[2])
+	dynamicInput := d[2] <= 0 || d[3] <= 0
+	if dynamicInput {
+		w, h := opts.InputW, opts.InputH
+		if w <= 0 || h <= 0 {
+			w, h = imgsz(s.Metadata)
 		}
+		if w <= 0 || h <= 0 {
+			return nil, fmt.Errorf("model file %s: input %s has a dynamic height or width; declare the size the model was exported for (input width/height in models/manifest.json)", modelPath, in.String())
+		}
+		s.InputW, s.InputH = w, h
 	}
-	if out.DataType != ort.TensorElementDataTypeFloat || len(out.Dimensions) != 3 {
-		return nil, fmt.Errorf("model file %s: output %s, want float32 [1,N,C] or [1,C,N]", modelPath, out.String())
+	for i, o := range outs {
+		if !isFloat(o.DataType) {
+			return nil, fmt.Errorf("model file %s: output %s is not float32 or float16", modelPath, o.String())
+		}
+		out := Output{Name: o.Name, Shape: slices.Clone(o.Dimensions), FP16: o.DataType == ort.TensorElementDataTypeFloat16}
+		if len(out.Shape) > 0 && out.Shape[0] <= 0 {
+			out.Shape[0] = 1 // dynamic batch: one image
+		}
+		if dynamic(out.Shape) && i < len(opts.OutputShapes) && len(opts.OutputShapes[i]) > 0 {
+			out.Shape = slices.Clone(opts.OutputShapes[i])
+		}
+		s.Outputs = append(s.Outputs, out)
 	}
-	s := &Session{Path: modelPath, InputName: in.Name, OutputName: out.Name, InputW: int(d[3]), InputH: int(d[2])}
-	s.OutputShape = []int64{1, out.Dimensions[1], out.Dimensions[2]}
-	if s.in, err = ort.NewEmptyTensor[float32](ort.NewShape(1, 3, d[2], d[3])); err != nil {
+	if err := s.resolveShapes(dynamicInput, opts); err != nil {
+		return nil, fmt.Errorf("model file %s: %w", modelPath, err)
+	}
+	s.OutputName, s.OutputShape = s.Outputs[0].Name, s.Outputs[0].Shape
+	if err := s.allocate(); err != nil {
+		s.Close()
 		return nil, err
 	}
-	if s.out, err = ort.NewEmptyTensor[float32](ort.NewShape(s.OutputShape...)); err != nil {
-		s.in.Destroy()
-		return nil, err
-	}
-	so, err := ort.NewSessionOptions()
+	so, err := newOptions(opts, 0)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	defer so.Destroy()
-	if opts.IntraOpThreads > 0 {
-		if err := so.SetIntraOpNumThreads(opts.IntraOpThreads); err != nil {
-			s.Close()
+	names := make([]string, len(s.Outputs))
+	for i, o := range s.Outputs {
+		names[i] = o.Name
+	}
+	s.sess, err = ort.NewAdvancedSession(modelPath, []string{s.InputName}, names,
+		[]ort.Value{s.in}, s.outs, so)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("model file %s: cannot create session: %v", modelPath, err)
+	}
+	return s, nil
+}
+
+func dynamic(shape []int64) bool {
+	return slices.ContainsFunc(shape, func(v int64) bool { return v <= 0 })
+}
+
+// newOptions makes session options; threads > 0 overrides opts' thread count.
+func newOptions(opts Options, threads int) (*ort.SessionOptions, error) {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	if threads == 0 {
+		threads = opts.IntraOpThreads
+	}
+	if threads > 0 {
+		if err := so.SetIntraOpNumThreads(threads); err != nil {
+			so.Destroy()
 			return nil, err
 		}
 	}
@@ -140,29 +222,140 @@ func Open(modelPath string, opts Options) (*Session, error) {
 			cu.Destroy()
 		}
 		if err != nil {
-			s.Close()
+			so.Destroy()
 			return nil, fmt.Errorf("CUDA execution provider unavailable: %v", err)
 		}
 	}
-	s.sess, err = ort.NewAdvancedSession(modelPath, []string{in.Name}, []string{out.Name},
-		[]ort.Value{s.in}, []ort.Value{s.out}, so)
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("model file %s: cannot create session: %v", modelPath, err)
-	}
-	return s, nil
+	return so, nil
 }
 
-// Input is the NCHW input tensor's memory, written before Run.
-func (s *Session) Input() []float32 { return s.in.GetData() }
+// resolveShapes fills in dynamic output dimensions by running the model once
+// on a blank input of the chosen size (shapes such as PicoDet's rewritten
+// large-input graphs report -1 everywhere). fp16 outputs must be declared
+// instead (see Options.OutputShapes).
+func (s *Session) resolveShapes(dynamicInput bool, opts Options) error {
+	var names []string
+	var idx []int
+	for i, o := range s.Outputs {
+		if !dynamic(o.Shape) {
+			continue
+		}
+		if o.FP16 {
+			return fmt.Errorf("float16 output %q has a dynamic shape %v; declare it (output shape in models/manifest.json)", o.Name, o.Shape)
+		}
+		names, idx = append(names, o.Name), append(idx, i)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	so, err := newOptions(Options{}, 1)
+	if err != nil {
+		return err
+	}
+	defer so.Destroy()
+	ds, err := ort.NewDynamicAdvancedSession(s.Path, []string{s.InputName}, names, so)
+	if err != nil {
+		return fmt.Errorf("cannot create a session to find the output shapes: %v", err)
+	}
+	defer ds.Destroy()
+	shape := ort.NewShape(1, 3, int64(s.InputH), int64(s.InputW))
+	var in ort.Value
+	if s.InputFP16 {
+		in, err = ort.NewCustomDataTensor(shape, make([]byte, 2*shape.FlattenedSize()), ort.TensorElementDataTypeFloat16)
+	} else {
+		in, err = ort.NewEmptyTensor[float32](shape)
+	}
+	if err != nil {
+		return err
+	}
+	defer in.Destroy()
+	res := make([]ort.Value, len(names))
+	if err := ds.Run([]ort.Value{in}, res); err != nil {
+		return fmt.Errorf("running the model once to find its output shapes at %dx%d: %v", s.InputW, s.InputH, err)
+	}
+	for j, v := range res {
+		if v != nil {
+			if t, ok := v.(*ort.Tensor[float32]); ok {
+				s.Outputs[idx[j]].Shape = slices.Clone([]int64(t.GetShape()))
+			}
+			v.Destroy()
+		}
+	}
+	for _, o := range s.Outputs {
+		if dynamic(o.Shape) {
+			return fmt.Errorf("output %q: shape %v is still unknown after a run", o.Name, o.Shape)
+		}
+	}
+	return nil
+}
 
-// Output is the output tensor's memory, valid after Run until the next Run.
-func (s *Session) Output() []float32 { return s.out.GetData() }
+// allocate creates the input and output tensors. float16 tensors are backed
+// by Go memory that Run converts from and to: onnxruntime_go sizes fp16
+// tensors it allocates itself wrongly, so every output is pre-allocated here.
+func (s *Session) allocate() error {
+	inShape := ort.NewShape(1, 3, int64(s.InputH), int64(s.InputW))
+	var err error
+	if s.InputFP16 {
+		s.in16 = make([]uint16, inShape.FlattenedSize())
+		s.input = make([]float32, len(s.in16))
+		s.in, err = ort.NewCustomDataTensor(inShape, halfBytes(s.in16), ort.TensorElementDataTypeFloat16)
+	} else {
+		var t *ort.Tensor[float32]
+		t, err = ort.NewEmptyTensor[float32](inShape)
+		if err == nil {
+			s.in, s.input = t, t.GetData()
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, o := range s.Outputs {
+		shape := ort.NewShape(o.Shape...)
+		if o.FP16 {
+			h := make([]uint16, shape.FlattenedSize())
+			v, err := ort.NewCustomDataTensor(shape, halfBytes(h), ort.TensorElementDataTypeFloat16)
+			if err != nil {
+				return err
+			}
+			s.outs = append(s.outs, v)
+			s.outData16 = append(s.outData16, h)
+			s.outData = append(s.outData, make([]float32, len(h)))
+			continue
+		}
+		t, err := ort.NewEmptyTensor[float32](shape)
+		if err != nil {
+			return err
+		}
+		s.outs = append(s.outs, t)
+		s.outData16 = append(s.outData16, nil)
+		s.outData = append(s.outData, t.GetData())
+	}
+	return nil
+}
 
-// Run executes the model on Input, writing Output.
+// Input is the NCHW input as float32, written before Run (a float16 model's
+// input is converted by Run).
+func (s *Session) Input() []float32 { return s.input }
+
+// Output is the first output as float32, valid after Run until the next Run.
+func (s *Session) Output() []float32 { return s.outData[0] }
+
+// OutputData is every output as float32 in the model's order, valid after Run
+// until the next Run. The slice is the session's own; do not modify it.
+func (s *Session) OutputData() [][]float32 { return s.outData }
+
+// Run executes the model on Input, writing the outputs.
 func (s *Session) Run() error {
+	if s.InputFP16 {
+		floatsToHalves(s.in16, s.input)
+	}
 	if err := s.sess.Run(); err != nil {
 		return fmt.Errorf("running %s: %w", s.Path, err)
+	}
+	for i, h := range s.outData16 {
+		if h != nil {
+			halvesToFloats(s.outData[i], h)
+		}
 	}
 	return nil
 }
@@ -178,10 +371,55 @@ func (s *Session) Close() {
 		s.in.Destroy()
 		s.in = nil
 	}
-	if s.out != nil {
-		s.out.Destroy()
-		s.out = nil
+	for _, o := range s.outs {
+		o.Destroy()
 	}
+	s.outs = nil
+}
+
+// readMetadata returns the producer name and custom metadata, or nothing when
+// the model has none.
+func readMetadata(modelPath string) (string, map[string]string) {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return "", nil
+	}
+	defer so.Destroy()
+	if so.SetIntraOpNumThreads(1) != nil {
+		return "", nil
+	}
+	md, err := ort.GetModelMetadataWithOptions(modelPath, so)
+	if err != nil {
+		return "", nil
+	}
+	defer md.Destroy()
+	producer, _ := md.GetProducerName()
+	keys, _ := md.GetCustomMetadataMapKeys()
+	var m map[string]string
+	for _, k := range keys {
+		if v, ok, err := md.LookupCustomMetadataMap(k); ok && err == nil {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[k] = v
+		}
+	}
+	return producer, m
+}
+
+// imgsz reads Ultralytics' "imgsz" metadata, "[640, 640]" (height, width).
+func imgsz(meta map[string]string) (w, h int) {
+	v := strings.Trim(meta["imgsz"], "[] ")
+	a, b, ok := strings.Cut(v, ",")
+	if !ok {
+		return 0, 0
+	}
+	hh, err1 := strconv.Atoi(strings.TrimSpace(a))
+	ww, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil {
+		return 0, 0
+	}
+	return ww, hh
 }
 
 // inputOutputInfo reads a model's inputs and outputs. onnxruntime_go loads a
@@ -210,5 +448,19 @@ func unwrapPathError(err error) error {
 
 // Describe is a one-line summary for logs.
 func (s *Session) Describe() string {
-	return fmt.Sprintf("%s (input %s %dx%d, output %s %v)", s.Path, s.InputName, s.InputW, s.InputH, s.OutputName, s.OutputShape)
+	var b strings.Builder
+	for i, o := range s.Outputs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %v", o.Name, o.Shape)
+		if o.FP16 {
+			b.WriteString(" fp16")
+		}
+	}
+	in := ""
+	if s.InputFP16 {
+		in = " fp16"
+	}
+	return fmt.Sprintf("%s (input %s %dx%d%s, output %s)", s.Path, s.InputName, s.InputW, s.InputH, in, b.String())
 }
