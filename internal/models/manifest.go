@@ -20,6 +20,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/gst-react/gst-react/internal/preprocess"
+	"github.com/gst-react/gst-react/internal/yolo"
 )
 
 //go:embed manifest.json
@@ -33,7 +36,8 @@ const (
 )
 
 // FormatYOLOX is the raw YOLOX head: rows [dx, dy, log_w, log_h, obj, classes...]
-// over the stride 8, 16 and 32 grids, without NMS.
+// over the stride 8, 16 and 32 grids, without NMS. The other formats are the
+// yolo package's layout names: yolov8, yolov5, picodet, nanodet, detr, e2e.
 const FormatYOLOX = "yolox"
 
 // Manifest lists the models gst-react can provide and the ONNX Runtime build
@@ -56,28 +60,45 @@ type Model struct {
 	Role    string `json:"role"` // RoleEdge, RoleCloud or RoleExtra
 	License string `json:"license"`
 	Source  string `json:"source"`
+	// Preprocess is what the model wants beyond its format's reference
+	// preprocessing, in preprocess.ParseSpec's form; empty: the reference.
+	Preprocess string `json:"preprocess,omitempty"`
+	// Threshold is the model's default score threshold (score scales differ
+	// by family); 0: the decoder's default.
+	Threshold float32 `json:"threshold,omitempty"`
+	// Optional models may be missing: set-up reports them and goes on (the
+	// model zoo beside the defaults; files with no download URL).
+	Optional bool `json:"optional,omitempty"`
 }
 
-// Input is the model's single image input, NCHW float32 [1,3,Height,Width].
+// Input is the model's single image input, NCHW [1,3,Height,Width]; the size
+// also fixes a dynamic input.
 type Input struct {
 	Name   string `json:"name"`
 	Width  int    `json:"width"`
 	Height int    `json:"height"`
 }
 
-// Output is the model's detection output tensor.
+// Output is the model's detection output (its first, for multi-output heads).
 type Output struct {
 	Name   string `json:"name"`
-	Format string `json:"format"` // FormatYOLOX
-	Shape  []int  `json:"shape"`  // e.g. [1, 3549, 85]
+	Format string `json:"format"`          // FormatYOLOX or another yolo layout name
+	Shape  []int  `json:"shape,omitempty"` // e.g. [1, 3549, 85]; fixes a dynamic first output
 }
 
-// NumClasses is the number of class scores per output row (80 for COCO).
+// NumClasses is the number of class scores per output row (80 for COCO) of a
+// YOLOX head, and 0 for formats whose shape does not say.
 func (o Output) NumClasses() int {
-	if len(o.Shape) != 3 {
+	if len(o.Shape) != 3 || o.Format != FormatYOLOX {
 		return 0
 	}
 	return o.Shape[2] - 5
+}
+
+// Layout is the output format as a decoder layout.
+func (o Output) Layout() yolo.Layout {
+	l, _ := yolo.ParseLayout(o.Format)
+	return l
 }
 
 // ONNXRuntime pins the ONNX Runtime shared library and where to get it.
@@ -207,14 +228,31 @@ func (e *Model) validate() error {
 	if err := checkSHA256(e.SHA256); err != nil {
 		return err
 	}
-	if err := checkURL(e.URL); err != nil {
-		return err
+	if e.URL != "" || !e.Optional { // an optional model may come only from a local folder
+		if err := checkURL(e.URL); err != nil {
+			return err
+		}
+	}
+	if e.Preprocess != "" {
+		if _, err := preprocess.ParseSpec(e.Preprocess, preprocess.DefaultSpec()); err != nil {
+			return err
+		}
+	}
+	if !(e.Threshold >= 0 && e.Threshold <= 1) {
+		return fmt.Errorf("threshold %v must be in [0, 1] (0: the decoder's default)", e.Threshold)
 	}
 	if !slices.Contains([]string{RoleEdge, RoleCloud, RoleExtra}, e.Role) {
 		return fmt.Errorf("role %q must be %q, %q or %q", e.Role, RoleEdge, RoleCloud, RoleExtra)
 	}
+	if l, err := yolo.ParseLayout(e.Output.Format); err != nil || l.String() != e.Output.Format {
+		return fmt.Errorf("output format %q is not supported (want one of: %s)", e.Output.Format, yolo.Layouts)
+	}
+	sh := e.Output.Shape
 	if e.Output.Format != FormatYOLOX {
-		return fmt.Errorf("output format %q is not supported (want %q)", e.Output.Format, FormatYOLOX)
+		if len(sh) != 0 && (len(sh) != 3 || slices.Min(sh) < 1) {
+			return fmt.Errorf("output shape %v must be [1, rows, values] or left out", sh)
+		}
+		return nil
 	}
 	// The YOLOX head has one row per grid cell of strides 8, 16 and 32; a shape
 	// that disagrees with the input size means a wrong input or shape entry.
@@ -222,7 +260,6 @@ func (e *Model) validate() error {
 	for _, s := range []int{8, 16, 32} {
 		rows += (e.Input.Height / s) * (e.Input.Width / s)
 	}
-	sh := e.Output.Shape
 	if len(sh) != 3 || sh[0] != 1 || sh[1] != rows || sh[2] <= 5 {
 		return fmt.Errorf("output shape %v does not fit a YOLOX head for a %dx%d input (want [1, %d, 5+classes])",
 			sh, e.Input.Width, e.Input.Height, rows)
@@ -274,6 +311,23 @@ func checkURL(s string) error {
 func (m *Manifest) Model(name string) (*Model, bool) {
 	for i := range m.Models {
 		if m.Models[i].Name == name || m.Models[i].File == name {
+			return &m.Models[i], true
+		}
+	}
+	return nil, false
+}
+
+// ForFile is the entry a model file was provided from: the one whose File is
+// the path's base name and whose Size the file has. A renamed or different
+// file has none, and runs on what its outputs say alone.
+func (m *Manifest) ForFile(path string) (*Model, bool) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, false
+	}
+	base := filepath.Base(path)
+	for i := range m.Models {
+		if m.Models[i].File == base && m.Models[i].Size == st.Size() {
 			return &m.Models[i], true
 		}
 	}

@@ -31,6 +31,13 @@ func TestEmbeddedManifest(t *testing.T) {
 		"yolox_nano_640x640":   {3678227, 640, 640, RoleExtra},
 		"yolox_nano_736x1280":  {3678329, 1280, 736, RoleCloud},
 		"yolox_nano_1088x1920": {3678430, 1920, 1088, RoleExtra},
+		"picodet_s_416":        {4040573, 416, 416, RoleExtra},
+		"picodet_s_736x1280":   {4014127, 1280, 736, RoleExtra},
+		"picodet_s_1088x1920":  {4014129, 1920, 1088, RoleExtra},
+		"nanodet_416":          {3800954, 416, 416, RoleExtra},
+		"nanodet_416_int8":     {1031424, 416, 416, RoleExtra},
+		"yolov8n_640_int8":     {3504119, 640, 640, RoleExtra},
+		"yolov5n_640_fp16":     {4001790, 640, 640, RoleExtra},
 	}
 	if len(m.Models) != len(want) {
 		t.Fatalf("%d models, want %d", len(m.Models), len(want))
@@ -44,10 +51,13 @@ func TestEmbeddedManifest(t *testing.T) {
 		if e.Size != w.size || e.Input.Width != w.w || e.Input.Height != w.h || e.Role != w.role {
 			t.Errorf("%s: size %d %dx%d role %s; want %+v", e.Name, e.Size, e.Input.Width, e.Input.Height, e.Role, w)
 		}
-		if e.Output.NumClasses() != 80 || e.File != e.Name+".onnx" {
+		if e.Output.Format == FormatYOLOX && (e.Output.NumClasses() != 80 || e.File != e.Name+".onnx") {
 			t.Errorf("%s: classes %d file %s", e.Name, e.Output.NumClasses(), e.File)
 		}
-		if !strings.HasPrefix(e.URL, "https://github.com/") || !strings.Contains(e.URL, "/raw/") {
+		if e.Output.Format != FormatYOLOX && (!e.Optional || e.Threshold == 0 || e.Preprocess == "") {
+			t.Errorf("%s: a zoo model must be optional and declare its threshold and preprocessing", e.Name)
+		}
+		if (e.URL != "" || !e.Optional) && (!strings.HasPrefix(e.URL, "https://github.com/") || !strings.Contains(e.URL, "/raw/")) {
 			t.Errorf("%s: url %s is not a pinned github raw URL", e.Name, e.URL)
 		}
 	}
@@ -98,7 +108,11 @@ func TestParseManifestErrors(t *testing.T) {
 		{"bad role", mutate(func(m *Manifest) { m.Models[1].Role = "fog" }), []string{"yolox_nano_640x640", "role"}},
 		{"two edges", mutate(func(m *Manifest) { m.Models[1].Role = RoleEdge }), []string{"yolox_nano_640x640", "already taken", "yolox_nano_416x416"}},
 		{"bad shape", mutate(func(m *Manifest) { m.Models[1].Output.Shape = []int{1, 3549, 85} }), []string{"yolox_nano_640x640", "8400"}},
-		{"format", mutate(func(m *Manifest) { m.Models[1].Output.Format = "yolov8" }), []string{"yolox_nano_640x640", "format"}},
+		{"format", mutate(func(m *Manifest) { m.Models[1].Output.Format = "ssd" }), []string{"yolox_nano_640x640", "format", "picodet"}},
+		{"zoo shape", mutate(func(m *Manifest) { m.Models[4].Output.Shape = []int{1, 0} }), []string{"picodet_s_416", "shape"}},
+		{"preprocess", mutate(func(m *Manifest) { m.Models[4].Preprocess = "resize=crop" }), []string{"picodet_s_416", "resize"}},
+		{"threshold", mutate(func(m *Manifest) { m.Models[4].Threshold = 2 }), []string{"picodet_s_416", "threshold"}},
+		{"no url, not optional", mutate(func(m *Manifest) { m.Models[5].Optional = false }), []string{"picodet_s_736x1280", "url"}},
 		{"no models", mutate(func(m *Manifest) { m.Models = nil }), []string{"no models"}},
 		{"ort sha", mutate(func(m *Manifest) { m.ONNXRuntime.NPM.SHA256 = "x" }), []string{"onnxruntime", "sha256"}},
 		{"ort version", mutate(func(m *Manifest) { m.ONNXRuntime.Version = "" }), []string{"onnxruntime", "version"}},
@@ -123,7 +137,7 @@ func TestParseManifestErrors(t *testing.T) {
 
 func TestLoadManifest(t *testing.T) {
 	m, err := LoadManifest(filepath.Join("..", "..", "models", "manifest.json"))
-	if err != nil || len(m.Models) != 4 {
+	if err != nil || len(m.Models) != len(Embedded().Models) {
 		t.Fatalf("LoadManifest: %v", err)
 	}
 	p := filepath.Join(t.TempDir(), "bad.json")

@@ -76,7 +76,9 @@ func NewHTTPClient() *http.Client {
 // 15 MB, which hashes in well under a second, and nothing can go stale.
 //
 // Provide tries every selected model even after a failure, and returns the
-// failures joined (each a *ProvideError listing what was tried).
+// failures joined (each a *ProvideError listing what was tried). An optional
+// model that cannot be provided is reported on Progress and is no failure,
+// unless it was asked for by name.
 func Provide(ctx context.Context, opts ProvideOptions) error {
 	m := opts.Manifest
 	if m == nil {
@@ -124,11 +126,24 @@ func Provide(ctx context.Context, opts ProvideOptions) error {
 			return errors.Join(append(errs, err)...)
 		}
 		if err := p.one(ctx, e); err != nil {
+			if e.Optional && len(opts.Names) == 0 {
+				fmt.Fprintf(p.out, "%s: skipped (optional; %s)\n", e.Name, lastAttempt(err))
+				continue
+			}
 			fmt.Fprintf(p.out, "%s: FAILED\n", e.Name)
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// lastAttempt is the last thing tried for a model, for one-line reports.
+func lastAttempt(err error) string {
+	var pe *ProvideError
+	if errors.As(err, &pe) && len(pe.Attempts) > 0 {
+		return pe.Attempts[len(pe.Attempts)-1]
+	}
+	return err.Error()
 }
 
 type provider struct {
@@ -201,6 +216,10 @@ func (p *provider) one(ctx context.Context, e *Model) error {
 	// 3. Download.
 	if !p.opts.Download {
 		perr.Attempts = append(perr.Attempts, "download: disabled (--no-download)")
+		return perr
+	}
+	if e.URL == "" {
+		perr.Attempts = append(perr.Attempts, "download: none published (a derived file: put it in a --models-from folder)")
 		return perr
 	}
 	start := time.Now()

@@ -356,11 +356,15 @@ func TestProvideRealAssets(t *testing.T) {
 	if _, err := os.Stat(assets); err != nil {
 		t.Skipf("no staged assets at %s", assets)
 	}
+	zoo := filepath.Join(assets, "..", "models-zoo")
+	if _, err := os.Stat(zoo); err != nil {
+		t.Skipf("no staged model zoo at %s", zoo)
+	}
 	m := Embedded()
 	cache := t.TempDir()
 	var out bytes.Buffer
 	start := time.Now()
-	if err := Provide(context.Background(), ProvideOptions{CacheDir: cache, LocalDirs: []string{assets}, Progress: &out}); err != nil {
+	if err := Provide(context.Background(), ProvideOptions{CacheDir: cache, LocalDirs: []string{assets, zoo}, Progress: &out}); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("copy: %s\n%s", time.Since(start), out.String())
