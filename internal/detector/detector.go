@@ -2,6 +2,11 @@
 // straight from the frame's own format, one ONNX Runtime call, head decoding
 // and class-aware NMS. Everything is created once in New; Detect allocates
 // nothing in steady state. Used by the reactdetect element and the cloud worker.
+//
+// What a model needs is settled in New, in this order: the head from its
+// outputs (yolo.DetectHead), then what models/manifest.json declares for the
+// file (format, input size, preprocessing, threshold), then the caller's
+// overrides (Config.Preprocess, Config.ScoreThreshold).
 package detector
 
 import (
@@ -10,6 +15,7 @@ import (
 
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/frame"
+	"github.com/gst-react/gst-react/internal/models"
 	"github.com/gst-react/gst-react/internal/onnx"
 	"github.com/gst-react/gst-react/internal/preprocess"
 	"github.com/gst-react/gst-react/internal/yolo"
@@ -20,10 +26,13 @@ type Config struct {
 	ModelPath      string
 	Threads        int     // ONNX Runtime intra-op threads; 0 = runtime default
 	CUDA           bool    // use the CUDA execution provider
-	ScoreThreshold float32 // minimum obj*class score
+	ScoreThreshold float32 // minimum score; 0 = the model's manifest threshold, else 0.3
 	NMSThreshold   float32 // IoU above which a same-class box is suppressed
 	MaxDetections  int     // 0 = decoder default
 	Classes        []int   // keep only these class ids; empty = all
+	// Preprocess overrides the model's preprocessing, in preprocess.ParseSpec
+	// form ("channels=rgb,scale=1/255"); keys not named keep the model's.
+	Preprocess string
 }
 
 // Timings of the last Detect call.
@@ -39,43 +48,104 @@ type Detector struct {
 	dets    []detection.Detection
 	Last    Timings
 	Classes int // number of classes the model's head predicts
+	// Model is the manifest entry of the model file, nil for a file the
+	// manifest does not know.
+	Model *models.Model
 }
 
 // New loads the model (onnx.Init must have succeeded) and checks that its
-// output is a head the decoder understands.
+// outputs are a head the decoders understand.
 func New(cfg Config) (*Detector, error) {
-	sess, err := onnx.Open(cfg.ModelPath, onnx.Options{IntraOpThreads: cfg.Threads, CUDA: cfg.CUDA})
+	entry, _ := models.Embedded().ForFile(cfg.ModelPath)
+	opts := onnx.Options{IntraOpThreads: cfg.Threads, CUDA: cfg.CUDA}
+	if entry != nil {
+		opts.InputW, opts.InputH = entry.Input.Width, entry.Input.Height
+		if sh := entry.Output.Shape; len(sh) > 0 {
+			opts.OutputShapes = [][]int64{make([]int64, len(sh))}
+			for i, v := range sh {
+				opts.OutputShapes[0][i] = int64(v)
+			}
+		}
+	}
+	sess, err := onnx.Open(cfg.ModelPath, opts)
 	if err != nil {
 		return nil, err
 	}
-	layout, ncls, err := yolo.DetectLayout(sess.OutputShape, sess.InputW, sess.InputH)
+	d, err := build(cfg, entry, sess)
 	if err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("model file %s: %w", cfg.ModelPath, err)
 	}
-	for _, c := range cfg.Classes {
-		if c < 0 || c >= ncls {
-			sess.Close()
-			return nil, fmt.Errorf("class id %d is outside the model's %d classes", c, ncls)
-		}
+	return d, nil
+}
+
+func build(cfg Config, entry *models.Model, sess *onnx.Session) (*Detector, error) {
+	outs := make([]yolo.Tensor, len(sess.Outputs))
+	for i, o := range sess.Outputs {
+		outs[i] = yolo.Tensor{Name: o.Name, Shape: o.Shape}
 	}
-	dec, err := yolo.NewDecoder(yolo.Config{
-		InputW: sess.InputW, InputH: sess.InputH, Layout: layout, NumClasses: ncls,
-		ScoreThreshold: cfg.ScoreThreshold, NMSThreshold: cfg.NMSThreshold,
-		MaxDetections: cfg.MaxDetections, Classes: cfg.Classes,
-	})
+	head, err := yolo.DetectHead(outs, sess.InputW, sess.InputH)
 	if err != nil {
-		sess.Close()
 		return nil, err
 	}
-	return &Detector{sess: sess, lb: preprocess.NewLetterbox(sess.InputW, sess.InputH), dec: dec, Classes: ncls}, nil
+	if entry != nil {
+		if head, err = head.WithLayout(entry.Output.Layout()); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range cfg.Classes {
+		if c < 0 || c >= head.NumClasses {
+			return nil, fmt.Errorf("class id %d is outside the model's %d classes", c, head.NumClasses)
+		}
+	}
+	spec := yolo.ReferencePreprocess(head.Layout)
+	if entry != nil && entry.Preprocess != "" {
+		if spec, err = preprocess.ParseSpec(entry.Preprocess, spec); err != nil {
+			return nil, err
+		}
+	}
+	if spec, err = preprocess.ParseSpec(cfg.Preprocess, spec); err != nil {
+		return nil, err
+	}
+	head.ScoreThreshold = cfg.ScoreThreshold
+	if head.ScoreThreshold == 0 && entry != nil {
+		head.ScoreThreshold = entry.Threshold
+	}
+	head.NMSThreshold, head.MaxDetections, head.Classes = cfg.NMSThreshold, cfg.MaxDetections, cfg.Classes
+	dec, err := yolo.NewDecoder(head)
+	if err != nil {
+		return nil, err
+	}
+	if lens := dec.OutputLens(); len(lens) == len(sess.Outputs) {
+		for i, o := range sess.OutputData() {
+			if len(o) != lens[i] {
+				return nil, fmt.Errorf("output %s has %d values, the %s decoder expects %d", sess.Outputs[i].Name, len(o), head.Layout, lens[i])
+			}
+		}
+	}
+	lb := preprocess.NewLetterbox(sess.InputW, sess.InputH)
+	lb.Spec = spec
+	return &Detector{sess: sess, lb: lb, dec: dec, Classes: head.NumClasses, Model: entry}, nil
 }
+
+// Layout is the model's head format.
+func (d *Detector) Layout() yolo.Layout { return d.dec.Config().Layout }
+
+// Preprocess is the preprocessing in use.
+func (d *Detector) Preprocess() preprocess.Spec { return d.lb.Spec }
+
+// ScoreThreshold is the score threshold in use.
+func (d *Detector) ScoreThreshold() float32 { return d.dec.Config().ScoreThreshold }
 
 // InputSize is the model's input width and height.
 func (d *Detector) InputSize() (w, h int) { return d.sess.InputW, d.sess.InputH }
 
-// Describe summarises the model for logs.
-func (d *Detector) Describe() string { return d.sess.Describe() }
+// Describe summarises the model for logs: file, tensors, format, preprocessing
+// and threshold.
+func (d *Detector) Describe() string {
+	return fmt.Sprintf("%s; format %s, %d classes, preprocessing %s, threshold %g",
+		d.sess.Describe(), d.Layout(), d.Classes, d.lb.Spec, d.ScoreThreshold())
+}
 
 // Detect returns the detections on f in frame pixels, Source=edge. The slice is
 // reused by the next call.
@@ -90,7 +160,7 @@ func (d *Detector) Detect(f *frame.Frame) ([]detection.Detection, error) {
 		return nil, err
 	}
 	t2 := time.Now()
-	d.dets = d.dec.Decode(d.sess.Output(), tr, f.Width, f.Height, d.dets[:0])
+	d.dets = d.dec.DecodeOutputs(d.sess.OutputData(), tr, f.Width, f.Height, d.dets[:0])
 	t3 := time.Now()
 	d.Last = Timings{Preprocess: t1.Sub(t0), Inference: t2.Sub(t1), Decode: t3.Sub(t2)}
 	return d.dets, nil

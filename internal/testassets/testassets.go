@@ -61,3 +61,22 @@ func InitORT(t testing.TB) {
 		t.Fatalf("ONNX Runtime: %v", err)
 	}
 }
+
+// ZooModel resolves a manifest model that may be missing from the cache (the
+// optional zoo models): the cached file, else the file in the shared assets'
+// models-zoo folder when its size matches the manifest. Tests skip without it.
+func ZooModel(t testing.TB, name string) string {
+	t.Helper()
+	if p, err := models.Resolve(name); err == nil {
+		return p
+	}
+	e, ok := models.Embedded().Model(name)
+	if !ok {
+		t.Fatalf("model %s is not in the manifest", name)
+	}
+	p := filepath.Join(SharedAssets(t), "models-zoo", e.File)
+	if st, err := os.Stat(p); err != nil || st.Size() != e.Size {
+		t.Skipf("model %s: not in the cache and no %s of %d bytes in the shared assets (run `gstreact setup --models-from ../shared/assets/models-zoo`)", name, p, e.Size)
+	}
+	return p
+}

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/gst-react/gst-react/internal/preprocess"
 )
 
 // Layout is the arrangement of a detector head's output tensor.
@@ -180,4 +182,24 @@ func hint(got, want int64) string {
 		}
 	}
 	return ""
+}
+
+// ReferencePreprocess is the preprocessing each family's reference code
+// applies, the default for a model of that layout; a model exported
+// otherwise declares its own (models/manifest.json) or is given an override.
+func ReferencePreprocess(l Layout) preprocess.Spec {
+	s := preprocess.DefaultSpec() // YOLOX: top-left letterbox, pad 114, BGR, 0..255
+	switch l {
+	case LayoutYOLOv8, LayoutYOLOv5, LayoutEndToEnd: // Ultralytics
+		s.Resize, s.RGB, s.Scale = preprocess.ResizeCentred, true, 1.0/255
+	case LayoutPicoDet: // PaddleDetection: plain resize, ImageNet mean/std
+		s.Resize, s.Pad, s.RGB, s.Scale = preprocess.ResizeStretch, 0, true, 1.0/255
+		s.Mean, s.Std = [3]float32{0.485, 0.456, 0.406}, [3]float32{0.229, 0.224, 0.225}
+	case LayoutNanoDet: // OpenCV Zoo's NanoDet: BGR, centred, pad 0, mean/std in 0..255
+		s.Resize, s.Pad = preprocess.ResizeCentred, 0
+		s.Mean, s.Std = [3]float32{103.53, 116.28, 123.675}, [3]float32{57.375, 57.12, 58.395}
+	case LayoutDETR: // RT-DETR, D-FINE: plain resize to 0..1
+		s.Resize, s.Pad, s.RGB, s.Scale = preprocess.ResizeStretch, 0, true, 1.0/255
+	}
+	return s
 }
