@@ -66,6 +66,10 @@ type Options struct {
 	// NMSThreshold is the IoU above which a same-class box is suppressed, in
 	// (0,1]; default 0.45.
 	NMSThreshold float32
+	// Preprocess overrides the model's preprocessing (preprocess.ParseSpec
+	// form, only what differs); "" keeps what the model's format and manifest
+	// entry say.
+	Preprocess string
 
 	// Limits bound what a request may ask (bytes, pixels) and what a reply may
 	// hold; use the same values as the edges. Zero fields are wire's defaults.

@@ -125,6 +125,7 @@ func New(opts Options) (*Worker, error) {
 			ScoreThreshold: opts.ScoreThreshold,
 			NMSThreshold:   opts.NMSThreshold,
 			MaxDetections:  min(lim.MaxBoxes, maxDetections),
+			Preprocess:     opts.Preprocess,
 		})
 		if err != nil {
 			w.closeDetectors()

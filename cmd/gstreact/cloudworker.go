@@ -15,6 +15,7 @@ import (
 	"github.com/gst-react/gst-react/cloudworker"
 	"github.com/gst-react/gst-react/internal/models"
 	"github.com/gst-react/gst-react/internal/natsauth"
+	"github.com/gst-react/gst-react/internal/preprocess"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -55,6 +56,7 @@ func runCloudworker(ctx context.Context, args []string) error {
 	extraLatency := fs.Duration("extra-latency", 0, "sleep added before each reply, to simulate a distant cloud, e.g. 300ms (default 0: none)")
 	threshold := fs.Float64("threshold", cloudworker.DefaultScoreThreshold, "minimum detection score, in (0, 1]")
 	nmsThreshold := fs.Float64("nms-threshold", cloudworker.DefaultNMSThreshold, "NMS IoU threshold, in (0, 1]")
+	preproc := fs.String("preprocess", "", "override the model's preprocessing, naming only what differs: "+preprocess.SpecKeys+" (default \"\": the model's own, from its format and models/manifest.json)")
 	summary := fs.Duration("summary-interval", cloudworker.DefaultSummaryInterval, "how often to log a summary line (0: never)")
 	drainTimeout := fs.Duration("drain-timeout", cloudworker.DefaultDrainTimeout, "on SIGINT/SIGTERM, how long requests already received may take to finish")
 	var auth natsauth.Options
@@ -108,6 +110,7 @@ func runCloudworker(ctx context.Context, args []string) error {
 		Threads:         *threads,
 		CUDA:            *cuda,
 		ScoreThreshold:  float32(*threshold),
+		Preprocess:      *preproc,
 		NMSThreshold:    float32(*nmsThreshold),
 		WorkerID:        *workerID,
 		MetricsAddr:     *metricsAddr,

@@ -1,5 +1,6 @@
 // Package reactdetect is the `reactdetect` element: the REACT edge detector.
-// It runs an ONNX detector (YOLOX or YOLOv8 head) on every Nth frame and
+// It runs an ONNX detector (YOLOX, YOLOv8, YOLOv5, PicoDet, NanoDet, DETR-style
+// or end-to-end head) on every Nth frame and
 // attaches one GstVideoRegionOfInterestMeta per box, with a "detection"
 // parameter structure (confidence, class-id, source=edge, track-id, age, frame).
 // Frames in between pass untouched apart from a GstReactFrameMeta saying the
@@ -25,6 +26,8 @@ import (
 	"github.com/gst-react/gst-react/internal/models"
 	"github.com/gst-react/gst-react/internal/onnx"
 	"github.com/gst-react/gst-react/internal/ortlib"
+	"github.com/gst-react/gst-react/internal/preprocess"
+	"github.com/gst-react/gst-react/internal/yolo"
 )
 
 // Name is the element factory name.
@@ -45,7 +48,7 @@ var props = shell.Props[settings]{
 	Defaults: defaultSettings,
 	List: []shell.Prop[settings]{
 		shell.P(glib.NewStringParam("model-file", "Model file",
-			"ONNX detector (YOLOX raw head [1,N,5+C] or YOLOv8 head [1,4+C,N], one float32 [1,3,H,W] input). "+
+			"ONNX detector: a file path or a `gstreact models` name. Heads: "+yolo.Layouts+"; float32 or float16 [1,3,H,W] input. "+
 				"Empty: the edge model from the gst-react cache (yolox_nano_416x416, provided by `make setup`)",
 			nil, shell.ReadWriteReady),
 			func(s *settings) any { return s.modelFile }, func(s *settings, v any) { s.modelFile = v.(string) }),
@@ -54,7 +57,7 @@ var props = shell.Props[settings]{
 			1, 100000, DefaultInterval, shell.ReadWriteLive),
 			func(s *settings) any { return s.interval }, func(s *settings, v any) { s.interval = v.(uint) }),
 		shell.P(glib.NewFloat64Param("threshold", "Score threshold",
-			"Minimum confidence (objectness x class score) for a box to be kept",
+			"Minimum confidence (objectness x class score) for a box to be kept; 0 = the model's own threshold from models/manifest.json (0.3 for other models)",
 			0, 1, DefaultThreshold, shell.ReadWriteReady),
 			func(s *settings) any { return s.threshold }, func(s *settings, v any) { s.threshold = v.(float64) }),
 		shell.P(glib.NewFloat64Param("nms-threshold", "NMS IoU threshold",
@@ -69,6 +72,11 @@ var props = shell.Props[settings]{
 			"Comma-separated class names or ids to keep (e.g. \"person,car\" or \"0,2\"). Empty: all classes",
 			nil, shell.ReadWriteReady),
 			func(s *settings) any { return s.classes }, func(s *settings, v any) { s.classes = v.(string) }),
+		shell.P(glib.NewStringParam("preprocess", "Preprocessing override",
+			"Overrides the model's preprocessing (found from its format and models/manifest.json), naming only what differs: "+preprocess.SpecKeys+
+				". E.g. \"resize=centred,channels=rgb,scale=1/255\". Empty: the model's own",
+			nil, shell.ReadWriteReady),
+			func(s *settings) any { return s.preprocess }, func(s *settings, v any) { s.preprocess = v.(string) }),
 		shell.P(glib.NewUintParam("threads", "Threads",
 			"ONNX Runtime intra-op threads (0 = one per core)",
 			0, 256, 0, shell.ReadWriteReady),
@@ -82,6 +90,7 @@ type settings struct {
 	nmsThreshold float64
 	labelsFile   string
 	classes      string
+	preprocess   string
 	threads      uint
 }
 
@@ -124,7 +133,7 @@ func (e *Element) New() glib.GoObjectSubclass { return &Element{settings: defaul
 func (e *Element) ClassInit(klass *glib.ObjectClass) {
 	shell.InitVideoFilterClass(klass, shell.Class{
 		LongName: "REACT edge detector", Classification: "Filter/Analyzer/Video",
-		Description: "Runs an ONNX object detector (YOLOX/YOLOv8) on every Nth frame and attaches the boxes as region-of-interest metadata",
+		Description: "Runs an ONNX object detector (YOLOX, YOLOv8, YOLOv5, PicoDet, NanoDet, DETR, end-to-end) on every Nth frame and attaches the boxes as region-of-interest metadata",
 	}, props.Specs())
 }
 
@@ -159,6 +168,11 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 		return false
 	}
 	modelPath := s.modelFile
+	// A manifest name (picodet_s_416) resolves to its cached file; a path
+	// that does not exist falls through to the session's "no such file".
+	if p, err := models.Resolve(modelPath); err == nil && modelPath != "" {
+		modelPath = p
+	}
 	if modelPath == "" {
 		if modelPath, err = models.DefaultEdgeModel(); err != nil {
 			e.Error(gst.DomainResource, gst.ResourceErrorNotFound, fmt.Sprintf("No model-file set and the default edge model is missing: %v", err), "")
@@ -176,6 +190,7 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	det, err := detector.New(detector.Config{
 		ModelPath: modelPath, Threads: int(s.threads),
 		ScoreThreshold: float32(s.threshold), NMSThreshold: float32(s.nmsThreshold), Classes: classes,
+		Preprocess: s.preprocess,
 	})
 	if err != nil {
 		e.Error(gst.DomainResource, gst.ResourceErrorOpenRead, fmt.Sprintf("Cannot load model-file: %v", err), "model-file="+modelPath)
@@ -192,6 +207,7 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	w, h := det.InputSize()
 	e.Post("reactdetect-model", map[string]interface{}{
 		"model-file": modelPath, "input-width": w, "input-height": h, "classes": det.Classes,
+		"format": det.Layout().String(), "preprocess": det.Preprocess().String(), "threshold": float64(det.ScoreThreshold()),
 	})
 	return true
 }
