@@ -7,9 +7,10 @@ CACHE ?= $(or $(GSTREACT_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gst-react
 # A Go found on PATH, else the one install-deps.sh fetched into the cache.
 GO ?= $(if $(wildcard $(CACHE)/go-1.26.0/bin/go),$(CACHE)/go-1.26.0/bin/go,$(or $(shell command -v go 2>/dev/null),$(CACHE)/go-1.26.0/bin/go))
 BUILD := build
-# Local folder with the model files (this workplace has no internet); set-up
+# Local folders with the model files, the default models and the optional zoo
+# (this workplace has no internet); set-up
 # verifies every file's sha256 either way.
-MODELS_FROM ?= $(firstword $(wildcard ../shared/assets/models))
+MODELS_FROM ?= $(wildcard ../shared/assets/models ../shared/assets/models-zoo)
 ORT_LIB ?=
 # A handheld walk through a busy street (people, bicycles, cars); the
 # synthetic test source where the shared clips are missing.
@@ -24,7 +25,7 @@ export CGO_ENABLED := 1
 .PHONY: setup deps build plugin cli demo test test-slow vet fmt bench clean fuzz soak
 
 setup: deps cli
-	$(BUILD)/gstreact setup $(if $(MODELS_FROM),--models-from $(MODELS_FROM)) $(if $(ORT_LIB),--ort-lib $(ORT_LIB))
+	$(BUILD)/gstreact setup $(foreach d,$(MODELS_FROM),--models-from $(d)) $(if $(ORT_LIB),--ort-lib $(ORT_LIB))
 
 deps:
 	./scripts/install-deps.sh

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/gst-react/gst-react/internal/models"
 	"github.com/gst-react/gst-react/internal/ortlib"
@@ -36,7 +38,13 @@ func runModels(_ context.Context, args []string) error {
 		if _, err := os.Stat(e.CachePath(cache)); err == nil {
 			state = "cached"
 		}
-		fmt.Printf("  %-22s %-6s %4dx%-4d  %-7s %s\n", e.Name, e.Role, e.Input.Width, e.Input.Height, state, e.CachePath(cache))
+		thr := "0.3"
+		if e.Threshold > 0 {
+			thr = strconv.FormatFloat(float64(e.Threshold), 'g', -1, 32)
+		}
+		licence := shortLicence(e.License)
+		fmt.Printf("  %-22s %-6s %4dx%-4d  %-8s thr %-5s %-7s %-10s %s\n", e.Name, e.Role, e.Input.Width, e.Input.Height,
+			e.Output.Format, thr, state, licence, e.CachePath(cache))
 	}
 	if p, err := ortlib.Locate(); err == nil {
 		fmt.Printf("onnxruntime: %s\n", p)
@@ -44,6 +52,18 @@ func runModels(_ context.Context, args []string) error {
 		fmt.Printf("onnxruntime: missing (%v)\n", err)
 	}
 	return nil
+}
+
+// shortLicence is the first licence id the manifest's licence text names
+// (it leads with it, or with what the weights are under), for one-line listings.
+func shortLicence(text string) string {
+	best, at := "see manifest", len(text)
+	for _, id := range []string{"Apache-2.0", "AGPL-3.0", "GPL-3.0", "MIT", "ISC", "BSD"} {
+		if i := strings.Index(text, id); i >= 0 && i < at {
+			best, at = id, i
+		}
+	}
+	return best
 }
 
 func runSetup(ctx context.Context, args []string) error {
