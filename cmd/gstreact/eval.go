@@ -20,8 +20,10 @@ import (
 	"github.com/gst-react/gst-react/internal/offload"
 	"github.com/gst-react/gst-react/internal/onnx"
 	"github.com/gst-react/gst-react/internal/ortlib"
+	"github.com/gst-react/gst-react/internal/preprocess"
 	"github.com/gst-react/gst-react/internal/runner"
 	"github.com/gst-react/gst-react/internal/tracker"
+	"github.com/gst-react/gst-react/internal/yolo"
 )
 
 // Where `gstreact eval` writes; tests replace them.
@@ -79,6 +81,18 @@ func parseLatency(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// modelThreshold is thr, or when it is 0 the model file's manifest
+// threshold, else the decoder's default.
+func modelThreshold(path string, thr float64) float64 {
+	if thr > 0 {
+		return thr
+	}
+	if e, ok := models.Embedded().ForFile(path); ok && e.Threshold > 0 {
+		return fusion.Decimal(e.Threshold)
+	}
+	return yolo.DefaultScoreThreshold
+}
+
 func defaultModelName(role string) string {
 	if e, ok := models.Embedded().ByRole(role); ok {
 		return e.Name
@@ -130,8 +144,10 @@ func runEval(ctx context.Context, args []string) error {
 	plotPath := fs.String("plot", "", "also draw mAP@0.5 of the three modes and the iso-accuracy maps of (k, m) to this PNG")
 	edgeModel := fs.String("edge-model", defaultModelName(models.RoleEdge), "edge ONNX model: file path or manifest name")
 	cloudModel := fs.String("cloud-model", defaultModelName(models.RoleCloud), "cloud ONNX model: file path or manifest name")
-	edgeThr := fs.Float64("edge-threshold", 0.3, "edge detector score threshold (reactdetect's threshold)")
-	cloudThr := fs.Float64("cloud-threshold", 0.3, "cloud detector score threshold (cloudworker's --threshold)")
+	edgeThr := fs.Float64("edge-threshold", 0, "edge detector score threshold (reactdetect's threshold); 0: the model's own from models/manifest.json, else 0.3")
+	cloudThr := fs.Float64("cloud-threshold", 0, "cloud detector score threshold (cloudworker's --threshold); 0: the model's own from models/manifest.json, else 0.3")
+	edgePre := fs.String("edge-preprocess", "", "override the edge model's preprocessing, naming only what differs: "+preprocess.SpecKeys)
+	cloudPre := fs.String("cloud-preprocess", "", "override the cloud model's preprocessing (as --edge-preprocess)")
 	nmsThr := fs.Float64("nms-threshold", 0.45, "NMS IoU threshold of both detectors")
 	threads := fs.Int("threads", 0, "ONNX Runtime threads on a detector cache miss (0: all cores)")
 	maxInflight := fs.Int("max-inflight", offload.DefaultMaxInflight, "cloud requests outstanding at once, as reactcloud's max-inflight; a frame due while that many wait is skipped; 0 = no limit")
@@ -165,8 +181,8 @@ func runEval(ctx context.Context, args []string) error {
 		return fmt.Errorf("--max-jump must be 1..64 and --max-inflight 0..64")
 	}
 	for _, t := range []*float64{edgeThr, cloudThr, nmsThr} {
-		if !(*t > 0 && *t <= 1) {
-			return fmt.Errorf("detector thresholds must be in (0, 1], got %v", *t)
+		if !(*t >= 0 && *t <= 1) || t == nmsThr && *t == 0 {
+			return fmt.Errorf("detector thresholds must be in (0, 1] (score thresholds 0: the model's own), got %v", *t)
 		}
 	}
 	var grid eval.Grid
@@ -237,7 +253,10 @@ func runEval(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cloud model: %w", err)
 	}
-	opener := func(path string, thr float64) func() (eval.FrameDetector, error) {
+	// A threshold left at 0 is the model's own, resolved here because it is
+	// part of the detection cache's key.
+	*edgeThr, *cloudThr = modelThreshold(edgePath, *edgeThr), modelThreshold(cloudPath, *cloudThr)
+	opener := func(path string, thr float64, pre string) func() (eval.FrameDetector, error) {
 		return func() (eval.FrameDetector, error) {
 			lib, err := ortlib.Locate()
 			if err == nil {
@@ -247,11 +266,18 @@ func runEval(ctx context.Context, args []string) error {
 				return nil, err
 			}
 			return detector.New(detector.Config{ModelPath: path, Threads: *threads,
-				ScoreThreshold: float32(thr), NMSThreshold: float32(*nmsThr)})
+				ScoreThreshold: float32(thr), NMSThreshold: float32(*nmsThr), Preprocess: pre})
 		}
 	}
-	edge := &eval.Model{Role: "edge", Path: edgePath, ScoreThreshold: float32(*edgeThr), NMSThreshold: float32(*nmsThr), Open: opener(edgePath, *edgeThr)}
-	cloud := &eval.Model{Role: "cloud", Path: cloudPath, ScoreThreshold: float32(*cloudThr), NMSThreshold: float32(*nmsThr), Open: opener(cloudPath, *cloudThr)}
+	for _, p := range []string{*edgePre, *cloudPre} {
+		if _, err := preprocess.ParseSpec(p, preprocess.DefaultSpec()); err != nil {
+			return err
+		}
+	}
+	edge := &eval.Model{Role: "edge", Path: edgePath, ScoreThreshold: float32(*edgeThr), NMSThreshold: float32(*nmsThr),
+		Preprocess: *edgePre, Open: opener(edgePath, *edgeThr, *edgePre)}
+	cloud := &eval.Model{Role: "cloud", Path: cloudPath, ScoreThreshold: float32(*cloudThr), NMSThreshold: float32(*nmsThr),
+		Preprocess: *cloudPre, Open: opener(cloudPath, *cloudThr, *cloudPre)}
 
 	opts := eval.DefaultOptions()
 	opts.Cloud.MaxInflight, opts.Cloud.MaxJump = *maxInflight, *maxJump

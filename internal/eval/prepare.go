@@ -35,6 +35,9 @@ type Model struct {
 	Path string
 	// ScoreThreshold and NMSThreshold are the decoder's; part of the key.
 	ScoreThreshold, NMSThreshold float32
+	// Preprocess is a preprocessing override (preprocess.ParseSpec form);
+	// part of the key when set.
+	Preprocess string
 	// Open loads the detector. It is called at most once, on the first frame
 	// whose outputs are not in the cache, so a fully cached run never loads
 	// ONNX Runtime.
@@ -84,8 +87,12 @@ type cacheEntry struct {
 }
 
 func (c *Cache) key(m *Model, imageSHA string) string {
-	h := sha256.Sum256(fmt.Appendf(nil, "%s\nmodel=%s\nimage=%s\nscore=%g\nnms=%g\n",
-		cacheVersion, m.sha, imageSHA, m.ScoreThreshold, m.NMSThreshold))
+	key := fmt.Appendf(nil, "%s\nmodel=%s\nimage=%s\nscore=%g\nnms=%g\n",
+		cacheVersion, m.sha, imageSHA, m.ScoreThreshold, m.NMSThreshold)
+	if m.Preprocess != "" { // only then: the keys of existing entries stay valid
+		key = fmt.Appendf(key, "preprocess=%s\n", m.Preprocess)
+	}
+	h := sha256.Sum256(key)
 	return hex.EncodeToString(h[:])
 }
 
