@@ -85,11 +85,6 @@ type Session struct {
 	// OutputName and OutputShape are the first output's (single-output models).
 	OutputName  string
 	OutputShape []int64
-	// Producer and Metadata are the model's producer name and custom metadata
-	// map (Ultralytics stores imgsz, names, end2end there), for guessing the
-	// preprocessing.
-	Producer string
-	Metadata map[string]string
 
 	input     []float32 // what the caller writes: the tensor itself, or fp16 staging
 	in        ort.Value
@@ -129,7 +124,6 @@ func Open(modelPath string, opts Options) (*Session, error) {
 		return nil, fmt.Errorf("model file %s has %d inputs and %d outputs, want 1 image input and detection outputs", modelPath, len(ins), len(outs))
 	}
 	s := &Session{Path: modelPath}
-	s.Producer, s.Metadata = readMetadata(modelPath)
 	in := ins[0]
 	d := in.Dimensions
 	isFloat := func(t ort.TensorElementDataType) bool {
@@ -144,7 +138,8 @@ func Open(modelPath string, opts Options) (*Session, error) {
 	if dynamicInput {
 		w, h := opts.InputW, opts.InputH
 		if w <= 0 || h <= 0 {
-			w, h = imgsz(s.Metadata)
+			// Reading metadata loads the model once more: only when needed.
+			w, h = imgsz(readMetadata(modelPath))
 		}
 		if w <= 0 || h <= 0 {
 			return nil, fmt.Errorf("model file %s: input %s has a dynamic height or width; declare the size the model was exported for (input width/height in models/manifest.json)", modelPath, in.String())
@@ -377,23 +372,22 @@ func (s *Session) Close() {
 	s.outs = nil
 }
 
-// readMetadata returns the producer name and custom metadata, or nothing when
-// the model has none.
-func readMetadata(modelPath string) (string, map[string]string) {
+// readMetadata returns the model's custom metadata map (Ultralytics stores
+// imgsz, names and end2end there), or nil when it has none.
+func readMetadata(modelPath string) map[string]string {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
-		return "", nil
+		return nil
 	}
 	defer so.Destroy()
 	if so.SetIntraOpNumThreads(1) != nil {
-		return "", nil
+		return nil
 	}
 	md, err := ort.GetModelMetadataWithOptions(modelPath, so)
 	if err != nil {
-		return "", nil
+		return nil
 	}
 	defer md.Destroy()
-	producer, _ := md.GetProducerName()
 	keys, _ := md.GetCustomMetadataMapKeys()
 	var m map[string]string
 	for _, k := range keys {
@@ -404,7 +398,7 @@ func readMetadata(modelPath string) (string, map[string]string) {
 			m[k] = v
 		}
 	}
-	return producer, m
+	return m
 }
 
 // imgsz reads Ultralytics' "imgsz" metadata, "[640, 640]" (height, width).
