@@ -7,10 +7,13 @@
 // emits every local box in input order, then the unmatched cloud boxes in input
 // order:
 //
-//   - Matched local box: the local box's geometry, TrackID and Age (the local
-//     side is the fresher measurement of where the object is now) with the
-//     cloud's Class (the cloud model is the better classifier), the higher of
-//     the two scores (both models saw the object), and
+//   - Matched local box: the local box's TrackID and Age, its geometry
+//     averaged with the cloud box's by freshness (each weighs 1/(1+frames
+//     since its detector saw the object): the local box when it was just
+//     detected and the cloud box was carried for frames, halfway when both
+//     were detected on this frame), the cloud's Class (the cloud model is
+//     the better classifier), the higher of the two scores (both models saw
+//     the object), and
 //     Source = detection.SourceCloud so that an overlay can show "confirmed by
 //     the cloud"; whether the geometry was edge or tracked is given up for that.
 //   - Unmatched local box: unchanged.
@@ -266,6 +269,11 @@ func (f *Fuser) FuseAged(local, cloud []detection.Detection, cloudFresh bool, re
 			// more confident of the two says (the cloud's score alone ranked a
 			// sure fresh edge box below a doubtful stale cloud one).
 			d.Score = max(d.Score, cloud[j].Score)
+			// Geometry from the fresher source: each side's box weighs
+			// 1/(1+frames since its detector saw the object), so a box
+			// carried for many frames yields to a just-detected one, and two
+			// boxes of the same age meet halfway.
+			d.Box = blend(d.Box, d.Age, cloud[j].Box, f.sinceReply)
 			d.Source = detection.SourceCloud
 			f.stats.Matched++
 		} else {
@@ -364,6 +372,15 @@ func valid(d *detection.Detection) bool {
 }
 
 func finite(x float32) bool { return x-x == 0 }
+
+// blend averages two boxes of the same object weighted by freshness: a box
+// whose detector saw the object age frames ago weighs 1/(1+age).
+func blend(a detection.Rect, ageA int, b detection.Rect, ageB int) detection.Rect {
+	wa, wb := 1/float32(1+max(ageA, 0)), 1/float32(1+max(ageB, 0))
+	n := wa + wb
+	wa, wb = wa/n, wb/n
+	return detection.Rect{X1: wa*a.X1 + wb*b.X1, Y1: wa*a.Y1 + wb*b.Y1, X2: wa*a.X2 + wb*b.X2, Y2: wa*a.Y2 + wb*b.Y2}
+}
 
 // coveredBy reports whether some local box overlaps box by IoU ≥ thr.
 func coveredBy(box detection.Rect, local []detection.Detection, thr float32) bool {

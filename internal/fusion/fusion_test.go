@@ -91,8 +91,14 @@ func TestMatchedPair(t *testing.T) {
 	l := detection.Detection{Box: box(10, 10, 50, 50), Class: 2, Score: 0.4, Source: detection.SourceTracked, TrackID: 7, Age: 3}
 	c := detection.Detection{Box: box(12, 11, 52, 49), Class: 0, Score: 0.95, Source: detection.SourceCloud, TrackID: 99, Age: 5}
 	out := f.Fuse([]detection.Detection{l}, []detection.Detection{c}, true, nil)
-	want := detection.Detection{Box: l.Box, Class: 0, Score: 0.95, Source: detection.SourceCloud, TrackID: 7, Age: 3}
-	if len(out) != 1 || out[0] != want {
+	// The local box was tracked for 3 frames (weight 1/4), the cloud box is
+	// fresh (weight 1): 0.2 local + 0.8 cloud.
+	want := detection.Detection{Box: box(11.6, 10.8, 51.6, 49.2), Class: 0, Score: 0.95, Source: detection.SourceCloud, TrackID: 7, Age: 3}
+	if len(out) != 1 || !nearBox(out[0].Box, want.Box) {
+		t.Fatalf("got %+v, want [%+v]", out, want)
+	}
+	out[0].Box = want.Box
+	if out[0] != want {
 		t.Fatalf("got %+v, want [%+v]", out, want)
 	}
 	if s := f.Stats(); s.Matched != 1 || s.LocalOnly != 0 || s.CloudOnly != 0 {
@@ -238,6 +244,40 @@ func TestCloudOnlyDecayUntilFloor(t *testing.T) {
 	}
 }
 
+// TestFresherGeometryWins: a matched pair's box leans to the side whose
+// detector saw the object more recently, and meets halfway at equal ages.
+func TestFresherGeometryWins(t *testing.T) {
+	l := detection.Detection{Box: box(0, 0, 40, 80), Score: 0.6, Source: detection.SourceEdge, TrackID: 3}
+	c := detection.Detection{Box: box(4, 2, 44, 82), Score: 0.9, Source: detection.SourceCloud, TrackID: 9}
+	cases := []struct {
+		localAge, cloudAge int
+		want               detection.Rect
+	}{
+		{0, 0, box(2, 1, 42, 81)},         // both detected on this frame: halfway
+		{0, 3, box(0.8, 0.4, 40.8, 80.4)}, // fresh edge box, cloud box carried 3 frames: 0.8 local
+		{3, 0, box(3.2, 1.6, 43.2, 81.6)}, // tracked local box, fresh cloud box: 0.8 cloud
+	}
+	for _, tc := range cases {
+		f := newFuser(t, paperConfig())
+		l.Age = tc.localAge
+		out := f.FuseAged([]detection.Detection{l}, []detection.Detection{c}, true, tc.cloudAge, nil)
+		if len(out) != 1 || !nearBox(out[0].Box, tc.want) {
+			t.Errorf("local age %d, cloud age %d: got %+v, want box %+v", tc.localAge, tc.cloudAge, out, tc.want)
+		}
+	}
+}
+
+func nearBox(a, b detection.Rect) bool {
+	c := func(p, q float32) bool { return math.Abs(float64(p-q)) < 1e-4 }
+	return c(a.X1, b.X1) && c(a.Y1, b.Y1) && c(a.X2, b.X2) && c(a.Y2, b.Y2)
+}
+
+// between reports whether every edge of b lies between those of x and y.
+func between(b, x, y detection.Rect) bool {
+	in := func(v, p, q float32) bool { return v >= min(p, q)-1e-3 && v <= max(p, q)+1e-3 }
+	return in(b.X1, x.X1, y.X1) && in(b.Y1, x.Y1, y.Y1) && in(b.X2, x.X2, y.X2) && in(b.Y2, x.Y2, y.Y2)
+}
+
 func TestCloudBelowFloorNotAdded(t *testing.T) {
 	f := newFuser(t, paperConfig())
 	out := f.Fuse(nil, []detection.Detection{cloudDet(box(0, 0, 10, 10), 0, 0.1)}, true, nil)
@@ -261,7 +301,7 @@ func TestReconfirmationStopsDecay(t *testing.T) {
 	// Frames 3..12: a local box keeps matching it: full cloud score, no decay.
 	for frame := 3; frame < 13; frame++ {
 		out = f.Fuse([]detection.Detection{near1}, c, false, nil)
-		if len(out) != 1 || out[0].Score != 0.9 || out[0].Class != 0 || out[0].Box != near1.Box || out[0].TrackID != 5 {
+		if len(out) != 1 || out[0].Score != 0.9 || out[0].Class != 0 || !between(out[0].Box, near1.Box, cb) || out[0].TrackID != 5 {
 			t.Fatalf("frame %d matched: %+v", frame, out)
 		}
 	}
@@ -307,7 +347,7 @@ func TestIoUExactlyAtThreshold(t *testing.T) {
 	}
 	f := newFuser(t, paperConfig())
 	out := f.Fuse([]detection.Detection{l}, []detection.Detection{c}, true, nil)
-	if len(out) != 1 || out[0].Class != 2 || out[0].Box != l.Box {
+	if len(out) != 1 || out[0].Class != 2 || out[0].TrackID != l.TrackID {
 		t.Fatalf("IoU == threshold must match: %+v", out)
 	}
 	// Just below the threshold: no match, both boxes out.
@@ -328,7 +368,7 @@ func TestCompetingCloudBoxes(t *testing.T) {
 	C0 := cloudDet(box(0, 0, 100, 95), 1, 0.8) // IoU 0.95
 	C1 := cloudDet(box(0, 0, 100, 60), 2, 0.9) // IoU 0.6
 	out := f.Fuse([]detection.Detection{L}, []detection.Detection{C1, C0}, true, nil)
-	if len(out) != 2 || out[0].Class != 1 || out[0].Box != L.Box || out[1].Class != 2 || out[1].Source != detection.SourceCloud {
+	if len(out) != 2 || out[0].Class != 1 || out[0].TrackID != L.TrackID || out[1].Class != 2 || out[1].Source != detection.SourceCloud || out[1].Box != C1.Box {
 		t.Fatalf("single local box: got %+v", out)
 	}
 
@@ -423,10 +463,11 @@ func TestDeterminism(t *testing.T) {
 	if !reflect.DeepEqual(first, second) || !reflect.DeepEqual(first, third) {
 		t.Fatal("Fuse is not deterministic")
 	}
-	// Every local box is in the output, in order, geometry untouched.
+	// Every local box is in the output, in order; unmatched ones untouched.
 	for i, fr := range frames {
 		for k, l := range fr.local {
-			if first[i][k].Box != l.Box || first[i][k].TrackID != l.TrackID {
+			o := first[i][k]
+			if o.TrackID != l.TrackID || (o.Source != detection.SourceCloud && o.Box != l.Box) {
 				t.Fatalf("frame %d: local box %d changed: %+v -> %+v", i, k, l, first[i][k])
 			}
 		}
