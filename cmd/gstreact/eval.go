@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gst-react/gst-react/internal/detector"
@@ -113,17 +115,25 @@ func runEval(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(evalStderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: gstreact eval --sequence DIR [flags]\n\n"+
-			"Replays labelled MOT-format sequences (img1/*.jpg, gt/gt.txt, seqinfo.ini) on a simulated\n"+
-			"clock through the real edge detector, live tracker, cloud detector, fast-forward tracker and\n"+
-			"fusion, and reports mAP@0.5 and mAP@[.5:.95] (person class vs MOT ground truth) for edge-only,\n"+
-			"cloud-only and fused output at every combination of --k, --m, --latency and the fusion flags.\n"+
-			"Edge results on frames i with i mod k = 0; the cloud answer for frame t (t mod m = 0) is used\n"+
-			"first on frame t + ceil(latency x fps). Same inputs, same numbers. Lists are comma-separated.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: gstreact eval --sequence DIR|VIDEO [flags]\n\n"+
+			"Replays MOT-format sequences (img1/*.jpg, seqinfo.ini, gt/gt.txt if labelled) or video files\n"+
+			"(any format GStreamer decodes; frames decoded once into the cache) on a simulated clock through\n"+
+			"the real edge detector, live tracker, cloud detector, fast-forward tracker and fusion, and\n"+
+			"reports mAP@0.5 and mAP@[.5:.95] for edge-only, cloud-only and fused output at every\n"+
+			"combination of --k, --m, --latency and the fusion flags, with what each spends (edge detector\n"+
+			"runs/s, cloud requests/s, uplink kbit/s). Scores are against the ground truth (person class)\n"+
+			"or, for unlabelled footage, against the cloud model run on every frame at latency 0\n"+
+			"(--reference cloud: agreement with the cloud model, not truth). Edge results on frames i with\n"+
+			"i mod k = 0; the cloud answer for frame t (t mod m = 0, or a scene change) is used first on\n"+
+			"frame t + ceil(latency x fps). Same inputs, same numbers. Lists are comma-separated.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	seqFlag := newList()
-	fs.Var(seqFlag, "sequence", "MOT sequence folder, or a folder of them; repeatable or comma-separated (required)")
+	fs.Var(seqFlag, "sequence", "MOT sequence folder, video file, or a folder of them (both may mix); repeatable or comma-separated (required)")
+	refFlag := newList()
+	fs.Var(refFlag, "reference", "score against gt (gt/gt.txt, person class) or cloud (the cloud model on every frame at latency 0: agreement with it, not truth); gt,cloud scores both and prints their rank correlation (default: gt where gt/gt.txt exists, else cloud)")
+	classFlag := newList()
+	fs.Var(classFlag, "classes", "classes the cloud reference scores: COCO names or ids, comma-separated (default: every class both models predict)")
 	loop := fs.Int("loop", 0, "0: play each sequence once (real motion: the evidence); N: replay at least N frames, a shorter sequence extended by ping-pong playback (1..n..2..1..), each frame keeping its ground truth (a smoke test for short clips; every output row says playback ping-pong)")
 	kFlag := newList("5")
 	fs.Var(kFlag, "k", "edge detector every k-th frame (the tracker in between); list")
@@ -225,16 +235,29 @@ func runEval(ctx context.Context, args []string) error {
 	if err := grid.Validate(); err != nil {
 		return err
 	}
-
-	dirs, err := eval.FindSequences(seqFlag.vals)
+	refKinds, err := parseReferences(refFlag.vals)
 	if err != nil {
 		return err
 	}
-	seqs := make([]*eval.Sequence, len(dirs))
-	for i, d := range dirs {
-		if seqs[i], err = eval.LoadSequence(d); err != nil {
-			return err
-		}
+	classes, err := parseClasses(classFlag.vals)
+	if err != nil {
+		return err
+	}
+	edgePath, err := resolveModel(*edgeModel)
+	if err != nil {
+		return fmt.Errorf("edge model: %w", err)
+	}
+	cloudPath, err := resolveModel(*cloudModel)
+	if err != nil {
+		return fmt.Errorf("cloud model: %w", err)
+	}
+	if len(classes) == 0 {
+		classes = sharedClasses(edgePath, cloudPath)
+	}
+
+	paths, err := eval.FindSequences(seqFlag.vals)
+	if err != nil {
+		return err
 	}
 	cache := &eval.Cache{}
 	if !*noCache {
@@ -245,13 +268,35 @@ func runEval(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	edgePath, err := resolveModel(*edgeModel)
-	if err != nil {
-		return fmt.Errorf("edge model: %w", err)
+	framesDir := filepath.Join(cache.Dir, "frames")
+	if cache.Dir == "" { // --no-cache: video frames live only as long as the run
+		tmp, err := os.MkdirTemp("", "gstreact-eval-frames-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		framesDir = tmp
 	}
-	cloudPath, err := resolveModel(*cloudModel)
+	tty := runner.IsTerminal(evalStderr)
+	logLine := func(format string, args ...any) { fmt.Fprintf(evalStderr, format+"\n", args...) }
+	seqs, err := loadSequences(ctx, paths, framesDir, *jobs, logLine)
 	if err != nil {
-		return fmt.Errorf("cloud model: %w", err)
+		return err
+	}
+	// The references of each sequence, checked before any detector runs.
+	refs := make([][]eval.Reference, len(seqs))
+	for i, s := range seqs {
+		if len(refKinds) == 0 {
+			refs[i] = []eval.Reference{eval.DefaultReference(s, classes)}
+		}
+		for _, k := range refKinds {
+			refs[i] = append(refs[i], eval.Reference{Kind: k, Classes: classes})
+		}
+		for _, r := range refs[i] {
+			if err := r.Check(s); err != nil {
+				return err
+			}
+		}
 	}
 	// A threshold left at 0 is the model's own, resolved here because it is
 	// part of the detection cache's key.
@@ -287,9 +332,8 @@ func runEval(ctx context.Context, args []string) error {
 	orders := make([][]int, len(seqs))
 	for i, s := range seqs {
 		orders[i] = eval.PingPong(len(s.Frames), *loop)
-		total += grid.Units(s.FPS)
+		total += grid.Units(s.FPS) * len(refs[i])
 	}
-	tty := runner.IsTerminal(evalStderr)
 	prog := eval.NewProgress(evalStderr, tty, total)
 	opts.Progress = prog
 
@@ -298,12 +342,27 @@ func runEval(ctx context.Context, args []string) error {
 	var notes bytes.Buffer
 	fmt.Fprintf(&notes, "gstreact eval: REACT replay on a simulated clock; edge %s (score >= %g) every k-th frame + tracker, cloud %s (score >= %g) every m-th frame, used ceil(latency x fps) frames later after fast-forwarding\n",
 		filepath.Base(edgePath), *edgeThr, filepath.Base(cloudPath), *cloudThr)
-	fmt.Fprintf(&notes, "mAP of the person class against MOT ground truth (eval=1 rows count; other rows are ignore regions); table in %%, CSV/JSON in fractions\n")
+	fmt.Fprintf(&notes, "references (column ref): gt = the person class against MOT ground truth (eval=1 rows count; other rows are ignore regions); cloud = the cloud model on every frame at latency 0, every box of the scored classes a truth: %s; table in %%, CSV/JSON in fractions\n", eval.CloudReferenceNote)
+	fmt.Fprintf(&notes, "cost per second of video (columns det, req, kbit): edge detector runs, cloud requests (every m-th frame and scene changes, as reactcloud sends them) and uplink in kbit/s, from the JPEG requests reactcloud's encoder makes of the sent frames (quality %d, at most %d columns)\n",
+		opts.Uplink.JPEGQuality, opts.Uplink.JPEGMaxWidth)
 	var results []eval.Result
 	for i, s := range seqs {
 		note := eval.LoopNote(s, orders[i])
+		if s.Video != "" {
+			note += " (video " + s.Video + ")"
+		}
+		var refNames []string
+		for _, r := range refs[i] {
+			refNames = append(refNames, r.String())
+		}
+		note += "; scored against " + strings.Join(refNames, " and ")
 		fmt.Fprintf(&notes, "%s\n", note)
 		prog.Logf("%s", note)
+		if largest := slices.Max(grid.M); largest >= len(orders[i]) {
+			warn := fmt.Sprintf("  warning: %s has %d replayed frames, not more than m=%d: only its first frame goes to the cloud by the interval", s.Name, len(orders[i]), largest)
+			fmt.Fprintf(&notes, "%s\n", warn)
+			prog.Logf("%s", warn)
+		}
 		p, err := eval.Prepare(ctx, s, edge, cloud, eval.PrepareOptions{Cache: cache, Jobs: *jobs,
 			Progress: func(stage string, done, total int) {
 				// About ten lines per sequence, however long it is.
@@ -319,13 +378,24 @@ func runEval(ctx context.Context, args []string) error {
 			s.Name, st.Frames, p.Width, p.Height, st.EdgeCached, st.EdgeRun, st.CloudCached, st.CloudRun, orNone(cache.Dir))
 		prog.Logf("%s", src)
 		fmt.Fprintf(&notes, "%s\n", src)
-		rs, err := eval.Sweep(ctx, p, orders[i], grid, opts)
-		if err != nil {
-			return err
+		for _, r := range refs[i] {
+			opts.Reference = r
+			rs, err := eval.Sweep(ctx, p, orders[i], grid, opts)
+			if err != nil {
+				return err
+			}
+			results = append(results, rs...)
 		}
-		results = append(results, rs...)
 	}
 	prog.Finish()
+	// With two references, how far the cheap one (cloud) ranks the grid
+	// like the ground truth does: the question behind tuning on unlabelled
+	// footage.
+	var agreement bytes.Buffer
+	for _, a := range eval.RankAgreement(results) {
+		fmt.Fprintf(&agreement, "%s: Spearman rank correlation of fused mAP@0.5, reference %s vs %s, over %d configurations: %.3f\n",
+			a.Sequence, a.A, a.B, a.Points, a.Spearman)
+	}
 
 	var out bytes.Buffer
 	switch *format {
@@ -344,13 +414,16 @@ func runEval(ctx context.Context, args []string) error {
 		} else {
 			fmt.Fprintf(&out, "\nfusion: %s\n", grid.Fusion[0])
 		}
+		if agreement.Len() > 0 {
+			fmt.Fprintf(&out, "\n%s", agreement.String())
+		}
 	case "csv":
-		fmt.Fprint(evalStderr, notes.String())
+		fmt.Fprint(evalStderr, notes.String()+agreement.String())
 		if err := eval.WriteCSV(&out, results); err != nil {
 			return err
 		}
 	case "json":
-		fmt.Fprint(evalStderr, notes.String())
+		fmt.Fprint(evalStderr, notes.String()+agreement.String())
 		if err := eval.WriteJSON(&out, results); err != nil {
 			return err
 		}

@@ -101,7 +101,7 @@ func TestEvalCommand(t *testing.T) {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	out := stdout.String()
-	for _, want := range []string{"edge 4 cached + 0 run, cloud 4 cached + 0 run", "Fusion settings ranked", "MOT17-02-FRCNN-mini    5   30   300ms      9   0.6  0.85   0.2 |"} {
+	for _, want := range []string{"edge 4 cached + 0 run, cloud 4 cached + 0 run", "Fusion settings ranked", "MOT17-02-FRCNN-mini    5   30   300ms      9    gt   0.6  0.85   0.2 |"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("table output lacks %q:\n%s", want, out)
 		}

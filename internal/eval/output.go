@@ -14,11 +14,16 @@ import (
 //
 //	{"sequence": "MOT17-04-FRCNN-mini", "k": 5, "m": 30, "latency_ms": 300,
 //	 "delay_frames": 9, "frames": 300, "playback": "ping-pong",
+//	 "reference": "gt", "classes": "0",
 //	 "iou_threshold": 0.5, "decay": 0.85, "min_score": 0.2,
+//	 "edge_detect_per_s": 6, "cloud_requests_per_s": 1, "uplink_kbps": 1228.4,
+//	 "scene_change_requests": 0,
 //	 "edge_only": {"map50": 0.29, "map50_95": 0.14},
 //	 "cloud_only": {...}, "fused": {...}}
 //
-// Scores are fractions in [0,1]. The bytes depend only on the results.
+// Scores are fractions in [0,1]; with "reference": "cloud" they measure
+// agreement with the cloud model, not truth. The bytes depend only on the
+// results.
 func WriteJSON(w io.Writer, results []Result) error {
 	if results == nil {
 		results = []Result{}
@@ -34,8 +39,9 @@ func WriteJSON(w io.Writer, results []Result) error {
 
 // CSVHeader is the first row WriteCSV writes.
 var CSVHeader = []string{"sequence", "k", "m", "latency_ms", "delay_frames", "frames", "playback",
-	"iou_threshold", "decay", "min_score",
-	"edge_map50", "edge_map50_95", "cloud_map50", "cloud_map50_95", "fused_map50", "fused_map50_95"}
+	"reference", "classes", "iou_threshold", "decay", "min_score",
+	"edge_map50", "edge_map50_95", "cloud_map50", "cloud_map50_95", "fused_map50", "fused_map50_95",
+	"edge_detect_per_s", "cloud_requests_per_s", "uplink_kbps", "scene_change_requests"}
 
 // WriteCSV writes a header and one row per result; scores are fractions.
 func WriteCSV(w io.Writer, results []Result) error {
@@ -47,9 +53,10 @@ func WriteCSV(w io.Writer, results []Result) error {
 	for _, r := range results {
 		row := []string{r.Sequence, strconv.Itoa(r.K), strconv.Itoa(r.M), f(r.LatencyMS),
 			strconv.Itoa(r.DelayFrames), strconv.Itoa(r.Frames), r.Playback,
-			f(r.IoUThreshold), f(r.Decay), f(r.MinScore),
+			r.Reference, r.Classes, f(r.IoUThreshold), f(r.Decay), f(r.MinScore),
 			f(r.EdgeOnly.MAP50), f(r.EdgeOnly.MAP5095), f(r.CloudOnly.MAP50), f(r.CloudOnly.MAP5095),
-			f(r.Fused.MAP50), f(r.Fused.MAP5095)}
+			f(r.Fused.MAP50), f(r.Fused.MAP5095),
+			f(r.EdgeDetectPerS), f(r.CloudRequestsPerS), f(r.UplinkKbps), strconv.Itoa(r.SceneChangeRequests)}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -81,8 +88,11 @@ func FormatLatency(ms float64) string {
 
 // WriteTable writes the results as an aligned text table, scores in percent
 // (mAP × 100, one decimal). The fusion columns appear when the results hold
-// more than one fusion setting. "gain" is fused mAP@0.5 minus the better of
-// edge-only and cloud-only, in points.
+// more than one fusion setting. "ref" is the reference scored against (gt,
+// or cloud: agreement with the cloud model, not truth). "gain" is fused
+// mAP@0.5 minus the better of edge-only and cloud-only, in points. The cost
+// columns are edge detector runs and cloud requests per second and the
+// uplink in kbit/s.
 func WriteTable(w io.Writer, results []Result) error {
 	bw := bufio.NewWriter(w)
 	fusionCols := len(results) > 0 && variesFusion(results)
@@ -91,8 +101,8 @@ func WriteTable(w io.Writer, results []Result) error {
 		seqW = max(seqW, len(r.Sequence))
 	}
 	var head1, head2 strings.Builder
-	fmt.Fprintf(&head1, "%-*s %4s %4s %7s %6s", seqW, "", "", "", "", "delay")
-	fmt.Fprintf(&head2, "%-*s %4s %4s %7s %6s", seqW, "sequence", "k", "m", "latency", "frames")
+	fmt.Fprintf(&head1, "%-*s %4s %4s %7s %6s %5s", seqW, "", "", "", "", "delay", "")
+	fmt.Fprintf(&head2, "%-*s %4s %4s %7s %6s %5s", seqW, "sequence", "k", "m", "latency", "frames", "ref")
 	if fusionCols {
 		fmt.Fprintf(&head1, " %5s %5s %5s", "iou", "", "min")
 		fmt.Fprintf(&head2, " %5s %5s %5s", "thr", "decay", "score")
@@ -101,19 +111,20 @@ func WriteTable(w io.Writer, results []Result) error {
 		fmt.Fprintf(&head1, " | %-14s", mode)
 		fmt.Fprintf(&head2, " | %5s %8s", "@.5", "@.5:.95")
 	}
-	fmt.Fprintf(&head1, " | %6s", "gain")
-	fmt.Fprintf(&head2, " | %6s", "@.5")
+	fmt.Fprintf(&head1, " | %6s | %-20s", "gain", "cost per second")
+	fmt.Fprintf(&head2, " | %6s | %5s %5s %8s", "@.5", "det", "req", "kbit")
 	fmt.Fprintln(bw, strings.TrimRight(head1.String(), " "))
 	fmt.Fprintln(bw, head2.String())
 	fmt.Fprintln(bw, strings.Repeat("-", len(head2.String())))
 	pc := func(v float64) float64 { return 100 * v }
 	prev := ""
 	for _, r := range results {
-		if prev != "" && r.Sequence != prev {
+		block := r.Sequence + "\x00" + r.Reference + "\x00" + r.Classes // a blank line between blocks
+		if prev != "" && block != prev {
 			fmt.Fprintln(bw)
 		}
-		prev = r.Sequence
-		fmt.Fprintf(bw, "%-*s %4d %4d %7s %6d", seqW, r.Sequence, r.K, r.M, FormatLatency(r.LatencyMS), r.DelayFrames)
+		prev = block
+		fmt.Fprintf(bw, "%-*s %4d %4d %7s %6d %5s", seqW, r.Sequence, r.K, r.M, FormatLatency(r.LatencyMS), r.DelayFrames, r.Reference)
 		if fusionCols {
 			fmt.Fprintf(bw, " %5g %5g %5g", r.IoUThreshold, r.Decay, r.MinScore)
 		}
@@ -121,7 +132,7 @@ func WriteTable(w io.Writer, results []Result) error {
 			fmt.Fprintf(bw, " | %5.1f %8.1f", pc(s.MAP50), pc(s.MAP5095))
 		}
 		gain := r.Fused.MAP50 - max(r.EdgeOnly.MAP50, r.CloudOnly.MAP50)
-		fmt.Fprintf(bw, " | %+6.1f\n", pc(gain))
+		fmt.Fprintf(bw, " | %+6.1f | %5.3g %5.3g %8.1f\n", pc(gain), r.EdgeDetectPerS, r.CloudRequestsPerS, r.UplinkKbps)
 	}
 	return bw.Flush()
 }

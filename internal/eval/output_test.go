@@ -22,7 +22,8 @@ func fakeResults() []eval.Result {
 				for li, lat := range []float64{0, 300} {
 					v := 0.2 + 0.01*float64(k) + 0.002*float64(m) - 0.05*float64(li) + 0.03*float64(si)
 					out = append(out, eval.Result{Sequence: seq, K: k, M: m, LatencyMS: lat, DelayFrames: int(lat * 30 / 1000),
-						Frames: 300, Playback: eval.PlayedOnce, FusionParams: fp,
+						Frames: 300, Playback: eval.PlayedOnce, Reference: eval.ReferenceGT, Classes: "0", FusionParams: fp,
+						Cost:      eval.Cost{EdgeDetectPerS: 30 / float64(k), CloudRequestsPerS: 30 / float64(m), UplinkKbps: 1200 / float64(m)},
 						EdgeOnly:  eval.Score{MAP50: 0.3, MAP5095: 0.15},
 						CloudOnly: eval.Score{MAP50: v, MAP5095: v / 2},
 						Fused:     eval.Score{MAP50: v + 0.05, MAP5095: v / 2}})
@@ -81,8 +82,19 @@ func checkJSONSchema(t *testing.T, data []byte, n int) {
 		if pb := o["playback"]; pb != eval.PlayedOnce && pb != eval.PlayedPingPong {
 			t.Fatalf("object %d: playback %v, want %q or %q", i, pb, eval.PlayedOnce, eval.PlayedPingPong)
 		}
-		if len(o) != 13 {
-			t.Fatalf("object %d has %d keys, want 13: %v", i, len(o), o)
+		if ref := o["reference"]; ref != eval.ReferenceGT && ref != eval.ReferenceCloud {
+			t.Fatalf("object %d: reference %v, want %q or %q", i, ref, eval.ReferenceGT, eval.ReferenceCloud)
+		}
+		if _, ok := o["classes"].(string); !ok {
+			t.Fatalf("object %d: classes %v is not a string", i, o["classes"])
+		}
+		for _, key := range []string{"edge_detect_per_s", "cloud_requests_per_s", "uplink_kbps", "scene_change_requests"} {
+			if v, ok := o[key].(float64); !ok || v < 0 {
+				t.Fatalf("object %d: cost %s %v is not a number >= 0", i, key, o[key])
+			}
+		}
+		if len(o) != 19 {
+			t.Fatalf("object %d has %d keys, want 19: %v", i, len(o), o)
 		}
 	}
 }
@@ -101,21 +113,23 @@ func TestCSVAndTable(t *testing.T) {
 		t.Fatalf("CSV: %d rows, header %v", len(rows), rows[0])
 	}
 	one := []eval.Result{{Sequence: "seqA", K: 5, M: 30, LatencyMS: 300, DelayFrames: 9, Frames: 300, Playback: eval.PlayedPingPong,
+		Reference: eval.ReferenceCloud, Classes: "0-79",
 		FusionParams: eval.FusionParams{IoUThreshold: 0.5, Decay: 0.85, MinScore: 0.2},
+		Cost:         eval.Cost{EdgeDetectPerS: 6, CloudRequestsPerS: 1.1, UplinkKbps: 1228.5, SceneChangeRequests: 3},
 		EdgeOnly:     eval.Score{MAP50: 0.25, MAP5095: 0.125}, CloudOnly: eval.Score{MAP50: 0.5, MAP5095: 0.25},
 		Fused: eval.Score{MAP50: 0.625, MAP5095: 0.375}}}
 	buf.Reset()
 	if err := eval.WriteCSV(&buf, one); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := buf.String(), strings.Join(eval.CSVHeader, ",")+"\nseqA,5,30,300,9,300,ping-pong,0.5,0.85,0.2,0.25,0.125,0.5,0.25,0.625,0.375\n"; got != want {
+	if got, want := buf.String(), strings.Join(eval.CSVHeader, ",")+"\nseqA,5,30,300,9,300,ping-pong,cloud,0-79,0.5,0.85,0.2,0.25,0.125,0.5,0.25,0.625,0.375,6,1.1,1228.5,3\n"; got != want {
 		t.Fatalf("CSV:\n%s\nwant\n%s", got, want)
 	}
 	buf.Reset()
 	if err := eval.WriteTable(&buf, one); err != nil {
 		t.Fatal(err)
 	}
-	if want := "seqA        5   30   300ms      9 |  25.0     12.5 |  50.0     25.0 |  62.5     37.5 |  +12.5"; !strings.Contains(buf.String(), want) {
+	if want := "seqA        5   30   300ms      9 cloud |  25.0     12.5 |  50.0     25.0 |  62.5     37.5 |  +12.5 |     6   1.1   1228.5"; !strings.Contains(buf.String(), want) {
 		t.Fatalf("table:\n%s\nwant a row\n%s", buf.String(), want)
 	}
 }

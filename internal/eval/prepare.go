@@ -171,6 +171,8 @@ type Prepared struct {
 	Pyr           []tracker.Pyramid
 	Edge, Cloud   [][]detection.Detection
 	Stats         PrepareStats
+
+	requests requestSizes // offload request bytes per frame (RequestBytes)
 }
 
 // PrepareStats says where the detector outputs came from.

@@ -74,12 +74,18 @@ type CloudConfig struct {
 	// MaxInflight: a frame due for the cloud while this many requests are
 	// outstanding is skipped (offload default 2; 0 = no limit).
 	MaxInflight int
+	// ChangeThreshold and ChangeMinGap: scene-change offloads as reactcloud
+	// sends them besides every m-th frame (offload defaults 0.1 and 10
+	// frames; threshold 0 = none).
+	ChangeThreshold float64
+	ChangeMinGap    int
 }
 
 // CloudConfigFrom takes the replay's settings from an engine configuration.
 func CloudConfigFrom(c offload.Config) CloudConfig {
 	return CloudConfig{Tracker: c.Tracker, MaxJump: c.MaxJump, MaxCloudAge: c.MaxCloudAge,
-		RingFrames: c.RingFrames, RingBytes: c.RingBytes, MaxInflight: c.MaxInflight}
+		RingFrames: c.RingFrames, RingBytes: c.RingBytes, MaxInflight: c.MaxInflight,
+		ChangeThreshold: c.ChangeThreshold, ChangeMinGap: c.ChangeMinGap}
 }
 
 // DefaultCloudConfig is CloudConfigFrom(offload.DefaultConfig()): what the
@@ -116,6 +122,10 @@ type CloudSets struct {
 	// Sent requests, Skipped frames (MaxInflight reached), Dropped replies
 	// (their frame had left the ring).
 	Sent, Skipped, Dropped int
+	// SentFrames are the replayed frames sent, in order (what the uplink
+	// carries); SceneChanges counts those sent for a scene change.
+	SentFrames   []int
+	SceneChanges int
 }
 
 // CloudStream replays the cloud path (reactcloud's offload and fast-forward)
@@ -135,6 +145,7 @@ func CloudStream(ctx context.Context, p *Prepared, order []int, m, delay int, cf
 		maxJump = offload.DefaultMaxJump
 	}
 	ring := cfg.ringFrames(p)
+	scene := newSceneTrigger(cfg)
 	ff := offload.NewFollower(cfg.Tracker)
 	var (
 		pending   []int // origin frames of outstanding requests, in send order
@@ -166,10 +177,16 @@ func CloudStream(ctx context.Context, p *Prepared, order []int, m, delay int, cf
 			}
 		}
 		deliver(j) // replies that arrived since the last frame free their slot
-		if j%m == 0 {
+		pyr := &p.Pyr[order[j]]
+		if byInterval := j%m == 0; byInterval || scene.due(j, pyr) {
 			if cfg.MaxInflight <= 0 || len(pending) < cfg.MaxInflight {
 				pending = append(pending, j)
 				cs.Sent++
+				cs.SentFrames = append(cs.SentFrames, j)
+				if !byInterval {
+					cs.SceneChanges++
+				}
+				scene.sent(j, pyr)
 			} else {
 				cs.Skipped++
 			}

@@ -26,40 +26,57 @@ type SourceFrame struct {
 	Path   string // image file
 }
 
-// Sequence is a labelled MOT-format sequence:
+// Sequence is a MOT-format sequence:
 //
 //	DIR/seqinfo.ini   [Sequence] name, frameRate, imDir, imExt (all optional)
 //	DIR/img1/*.jpg    frames, named by their 1-based number (000001.jpg)
 //	DIR/gt/gt.txt     frame,id,left,top,width,height,flag,class,visibility
+//	                  (optional: without it only --reference cloud can score)
 //
 // Only the images present are used (the shared "mini" sequences keep the
-// seqinfo.ini of the full sequence but only its first frames).
+// seqinfo.ini of the full sequence but only its first frames). A video file
+// becomes a sequence too (LoadVideo): its frames are extracted once into the
+// eval cache in this layout.
 type Sequence struct {
 	Name   string
 	Dir    string
 	FPS    float64
 	Frames []SourceFrame // ascending frame number
-	GT     *mot.GroundTruth
+	// GT is the ground truth; nil for unlabelled footage.
+	GT *mot.GroundTruth
 	// SeqLength is seqinfo.ini's seqLength (0 when absent), for messages.
 	SeqLength int
+	// Video is the video file the frames came from ("" for a MOT folder).
+	Video string
 }
 
+// Labelled reports whether the sequence has ground truth (gt/gt.txt).
+func (s *Sequence) Labelled() bool { return s.GT != nil }
+
 // IsSequence reports whether dir looks like a MOT sequence (has img1/ or
-// seqinfo.ini, and gt/gt.txt).
+// seqinfo.ini; gt/gt.txt is optional).
 func IsSequence(dir string) bool {
-	if _, err := os.Stat(filepath.Join(dir, "gt", "gt.txt")); err != nil {
-		return false
-	}
 	if st, err := os.Stat(filepath.Join(dir, "img1")); err == nil && st.IsDir() {
 		return true
 	}
-	_, err := os.Stat(filepath.Join(dir, "seqinfo.ini"))
-	return err == nil
+	st, err := os.Stat(filepath.Join(dir, "seqinfo.ini"))
+	return err == nil && !st.IsDir()
 }
 
-// FindSequences expands paths: a sequence folder stands for itself, any other
-// folder for the sequences directly inside it (in name order). Duplicates are
-// dropped; the order is otherwise kept.
+// videoExts are the file names a folder scan takes for videos. A file named
+// directly on the command line is tried whatever its name.
+var videoExts = []string{".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts",
+	".mpg", ".mpeg", ".flv", ".wmv", ".ogv", ".3gp", ".y4m", ".mjpeg", ".mjpg", ".h264", ".264"}
+
+// IsVideoName reports whether a folder scan takes the file for a video.
+func IsVideoName(name string) bool {
+	return slices.Contains(videoExts, strings.ToLower(filepath.Ext(name)))
+}
+
+// FindSequences expands paths: a sequence folder or a file (taken for a
+// video) stands for itself, any other folder for the sequences and video
+// files directly inside it (in name order). Duplicates are dropped; the order
+// is otherwise kept. A returned path is a video when it is not a folder.
 func FindSequences(paths []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
@@ -78,7 +95,11 @@ func FindSequences(paths []string) ([]string, error) {
 			return nil, fmt.Errorf("sequence %s: %w", p, err)
 		}
 		if !st.IsDir() {
-			return nil, fmt.Errorf("sequence %s is not a folder (want a MOT sequence folder with img1/ and gt/gt.txt, or a folder of them)", p)
+			if !st.Mode().IsRegular() {
+				return nil, fmt.Errorf("sequence %s is neither a folder nor a video file", p)
+			}
+			add(p)
+			continue
 		}
 		if IsSequence(p) {
 			add(p)
@@ -90,13 +111,19 @@ func FindSequences(paths []string) ([]string, error) {
 		}
 		n := 0
 		for _, e := range ents { // ReadDir sorts by name
-			if sub := filepath.Join(p, e.Name()); e.IsDir() && IsSequence(sub) {
+			sub := filepath.Join(p, e.Name())
+			st, err := os.Stat(sub) // follows symlinks, unlike e.Type()
+			if err != nil {
+				continue
+			}
+			if (st.IsDir() && IsSequence(sub)) || (st.Mode().IsRegular() && IsVideoName(e.Name())) {
 				add(sub)
 				n++
 			}
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("%s holds no MOT sequence (want img1/*.jpg and gt/gt.txt in it or in its subfolders)", p)
+			return nil, fmt.Errorf("%s holds no sequence: want a MOT sequence (img1/*.jpg, optionally gt/gt.txt) in it or in its subfolders, or video files (%s) in it",
+				p, strings.Join(videoExts[:6], ", "))
 		}
 	}
 	return out, nil
@@ -150,6 +177,9 @@ func LoadSequence(dir string) (*Sequence, error) {
 		if s.Frames[i].Number == s.Frames[i-1].Number {
 			return nil, fmt.Errorf("sequence %s: two images for frame %d", dir, s.Frames[i].Number)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "gt", "gt.txt")); os.IsNotExist(err) {
+		return s, nil // unlabelled: only the cloud reference can score it
 	}
 	s.GT, err = mot.LoadGT(dir)
 	if err != nil {

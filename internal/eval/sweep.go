@@ -11,6 +11,7 @@ import (
 
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/fusion"
+	"github.com/gst-react/gst-react/internal/offload"
 	"github.com/gst-react/gst-react/internal/tracker"
 )
 
@@ -93,7 +94,13 @@ type Result struct {
 	// Playback is PlayedOnce, or PlayedPingPong when the sequence was extended by
 	// ping-pong replay (a smoke test, never evidence: people never leave).
 	Playback string `json:"playback"`
+	// Reference is what the scores are against: ReferenceGT or
+	// ReferenceCloud (agreement with the cloud model, not truth), over
+	// Classes (COCO ids, FormatClasses).
+	Reference string `json:"reference"`
+	Classes   string `json:"classes"`
 	FusionParams
+	Cost
 	EdgeOnly  Score `json:"edge_only"`
 	CloudOnly Score `json:"cloud_only"`
 	Fused     Score `json:"fused"`
@@ -115,12 +122,17 @@ type Options struct {
 	Jobs int
 	// Progress, when set, is advanced by Units' units over the sweep.
 	Progress *Progress
+	// Reference scores every mode (zero: the ground truth).
+	Reference Reference
+	// Uplink holds the JPEG and wire settings the uplink cost is measured
+	// with (reactcloud's; zero JPEGQuality: offload.DefaultConfig()).
+	Uplink offload.Config
 }
 
 // DefaultOptions are the elements' defaults: reacttrack's tracker and
 // reactcloud's offload settings.
 func DefaultOptions() Options {
-	return Options{Tracker: tracker.DefaultConfig(), Cloud: DefaultCloudConfig()}
+	return Options{Tracker: tracker.DefaultConfig(), Cloud: DefaultCloudConfig(), Uplink: offload.DefaultConfig()}
 }
 
 // Progress weights: a tracker replay costs far more than fusing one.
@@ -169,6 +181,9 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
+	if err := o.Reference.Check(p.Seq); err != nil {
+		return nil, err
+	}
 	fps := p.Seq.FPS
 	ks, cks := uniq(g.K), g.cloudKeys(fps)
 	local := make([][][]detection.Detection, len(ks))
@@ -185,7 +200,7 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 				return err
 			}
 			local[i] = s
-			localScore[i], err = ScoreStream(p, order, s)
+			localScore[i], err = o.Reference.ScoreStream(p, order, s)
 			o.Progress.Add(streamUnits, fmt.Sprintf("%s edge k=%d", name, k))
 			return err
 		}
@@ -195,7 +210,7 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 			return err
 		}
 		cloud[i-len(ks)] = cs
-		cloudScore[i-len(ks)], err = ScoreStream(p, order, cs.Sets)
+		cloudScore[i-len(ks)], err = o.Reference.ScoreStream(p, order, cs.Sets)
 		o.Progress.Add(streamUnits, fmt.Sprintf("%s cloud m=%d delay=%d", name, ck.m, ck.delay))
 		return err
 	})
@@ -219,6 +234,7 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 					results = append(results, Result{
 						Sequence: name, K: k, M: m, LatencyMS: float64(l) / float64(time.Millisecond),
 						DelayFrames: d, Frames: len(order), Playback: playback, FusionParams: fp,
+						Reference: o.Reference.kind(), Classes: FormatClasses(o.Reference.ScoredClasses()),
 						EdgeOnly: localScore[li], CloudOnly: cloudScore[ci],
 					})
 					refs = append(refs, ref{li, ci})
@@ -228,7 +244,7 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 	}
 	err = parallel(ctx, o.Jobs, len(results), func(i int) error {
 		r := &results[i]
-		s := NewScorer(p, order)
+		s := o.Reference.NewScorer(p, order)
 		if err := Fuse(local[refs[i].li], cloud[refs[i].ci], r.FusionParams.Config(), s.Add); err != nil {
 			return err
 		}
@@ -237,6 +253,9 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := addCosts(ctx, p, order, results, func(i int) *CloudSets { return cloud[refs[i].ci] }, o); err != nil {
 		return nil, err
 	}
 	return results, nil
