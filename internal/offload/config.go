@@ -107,6 +107,13 @@ type Config struct {
 	// Default 150 (5 s at 30 fps); 0 = follow until the tracker loses them.
 	MaxCloudAge int
 
+	// AnchorIoU is the least IoU at which a reply's box and a live track's box
+	// on the reply's frame are taken for the same object, so that the cloud
+	// box rides along the live track instead of being tracked again
+	// (Carrier); [0, 1], default 0: every cloud box is tracked, as in REACT,
+	// which measured better on real sequences (README "Accuracy").
+	AnchorIoU float32
+
 	// Limits bound what replies may contain (zero fields: wire defaults).
 	Limits wire.Limits
 }
@@ -188,6 +195,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("offload: MaxLag %d must be in 0..1000 frames", c.MaxLag)
 	case c.MaxJump < 1 || c.MaxJump > 64:
 		return fmt.Errorf("offload: MaxJump %d must be in 1..64 frames", c.MaxJump)
+	case !(c.AnchorIoU >= 0 && c.AnchorIoU <= 1):
+		return fmt.Errorf("offload: AnchorIoU %v must be in [0, 1] (0 = track every cloud box)", c.AnchorIoU)
 	case c.MaxCloudAge < 0:
 		return fmt.Errorf("offload: MaxCloudAge %d must be ≥ 0 frames (0 = until lost)", c.MaxCloudAge)
 	}

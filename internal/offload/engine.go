@@ -49,6 +49,7 @@ type slot struct {
 	frame uint64 // valid only when ok
 	ok    bool
 	pyr   tracker.Pyramid
+	local []detection.Detection // the frame's live boxes, kept when anchoring (Config.AnchorIoU)
 }
 
 // ring is replaced as a whole on Reset or a change of frame geometry, so the
@@ -229,6 +230,10 @@ func (e *Engine) Process(f *frame.Frame, frameNum uint64, pts int64, local, dst 
 	if s.state.CompareAndSwap(slotFree, slotWriting) {
 		s.ok = s.pyr.Build(f, st.scale, e.levels()) == nil
 		s.frame = frameNum
+		s.local = s.local[:0]
+		if e.cfg.AnchorIoU > 0 {
+			s.local = append(s.local, local...)
+		}
 		stored = s.ok
 		if stored {
 			thumbnail(&st.thumb, &s.pyr.Levels[0])

@@ -284,6 +284,13 @@ func meanBestIoU(ds, truth []detection.Detection) float64 {
 }
 
 func TestLateRepliesFastForwardedAndFused(t *testing.T) {
+	t.Run("tracked", func(t *testing.T) { testLateReplies(t, 0) })
+	// With anchoring, the reply's boxes that the live tracks explain ride
+	// along them: the live boxes here are the truth with track ids.
+	t.Run("anchored", func(t *testing.T) { testLateReplies(t, 0.5) })
+}
+
+func testLateReplies(t *testing.T, anchorIoU float32) {
 	c := loadClip(t)
 	s := startNATS(t)
 	// Each reply is held until the stream is lateBy frames past its frame
@@ -297,11 +304,22 @@ func TestLateRepliesFastForwardedAndFused(t *testing.T) {
 		return okReply(t, req, c.truth(req.Frame))
 	})
 	// A loaded machine may take seconds for lateBy frames: no timeouts.
-	e := newEngine(t, s.ClientURL(), func(cfg *Config) { cfg.Timeout = time.Minute })
+	e := newEngine(t, s.ClientURL(), func(cfg *Config) { cfg.Timeout = time.Minute; cfg.AnchorIoU = anchorIoU })
 	interval := uint64(e.Config().Interval)
 	out := make([][]detection.Detection, 0, frames)
 	for f := uint64(0); f < frames; f++ {
-		out = append(out, e.Process(&c.frames[c.index(f)], f, wire.NoPTS, nil, nil))
+		var live []detection.Detection
+		if anchorIoU > 0 {
+			// Every other person, so that some boxes ride tracks and the
+			// rest are tracked.
+			for i, d := range c.truth(f) {
+				if i%2 == 0 {
+					d.Source, d.TrackID, d.Score = detection.SourceTracked, i+1, 0.5
+					live = append(live, d)
+				}
+			}
+		}
+		out = append(out, e.Process(&c.frames[c.index(f)], f, wire.NoPTS, live, nil))
 		processed.Store(f + 1)
 		if f%interval == lateBy {
 			// The worker answers frame o now: wait for its boxes to reach
@@ -317,15 +335,18 @@ func TestLateRepliesFastForwardedAndFused(t *testing.T) {
 	}
 
 	st := e.Stats()
-	t.Logf("stats: offloaded %d, replies %d, mean RTT %v, ff steps %d, stale %d", st.Offloaded, st.RepliesOK, st.MeanRTT, st.FFStepped, st.StaleSets)
+	t.Logf("stats: offloaded %d, replies %d, mean RTT %v, ff steps %d, anchored %d, stale %d", st.Offloaded, st.RepliesOK, st.MeanRTT, st.FFStepped, st.FFAnchored, st.StaleSets)
+	if anchored := st.FFAnchored > 0; anchored != (anchorIoU > 0) {
+		t.Errorf("%d reply boxes anchored to live tracks with AnchorIoU %v", st.FFAnchored, anchorIoU)
+	}
 	if st.RepliesOK < 3 {
 		t.Fatalf("got %d replies for 6 offloaded frames", st.RepliesOK)
 	}
 	if st.Cloud != CloudUp {
 		t.Errorf("cloud state %v, want up", st.Cloud)
 	}
-	if len(out[0]) != 0 {
-		t.Errorf("frame 0 has %d boxes before any reply", len(out[0]))
+	if n := countSource(out[0], detection.SourceCloud); n != 0 {
+		t.Errorf("frame 0 has %d cloud boxes before any reply", n)
 	}
 	// Once replies flow, cloud boxes are on nearly every frame, and they sit
 	// on the present frame's people, not where they were when the frame left.
@@ -345,7 +366,8 @@ func TestLateRepliesFastForwardedAndFused(t *testing.T) {
 		t.Logf("cloud boxes on %d/32 frames, mean best IoU with the present truth %.2f", withCloud, m)
 	}
 	for _, d := range out[40] {
-		if d.TrackID < detection.CloudTrackIDBase {
+		// A cloud box fused with a live box keeps the live track's id.
+		if d.TrackID < detection.CloudTrackIDBase && (anchorIoU == 0 || d.TrackID == 0) {
 			t.Errorf("cloud box with track id %d, want ≥ %d", d.TrackID, detection.CloudTrackIDBase)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 type Follower struct {
 	tracks *tracker.Tracks
 	out    []detection.Detection
+	adopt  []detection.Detection
 }
 
 // NewFollower makes a Follower; zero fields of cfg take the tracker defaults,
@@ -40,6 +41,14 @@ func (f *Follower) Step(pyr *tracker.Pyramid) []detection.Detection {
 	return f.mark(f.tracks.Step(pyr))
 }
 
+// Adopt adds dets, boxes on the frame of pyr (the frame of the last Seed or
+// Step), to the ones followed, and returns them all. Adopted boxes get fresh
+// ids.
+func (f *Follower) Adopt(dets []detection.Detection, pyr *tracker.Pyramid) []detection.Detection {
+	f.adopt = append(append(f.adopt[:0], f.tracks.Current()...), dets...)
+	return f.mark(f.tracks.Update(f.adopt, pyr))
+}
+
 // Current is the output of the last Seed or Step.
 func (f *Follower) Current() []detection.Detection { return f.out }
 
@@ -51,11 +60,11 @@ func (f *Follower) mark(tracked []detection.Detection) []detection.Detection {
 	return f.out
 }
 
-// fastForward is the state of the fast-forward goroutine: a Follower carrying
+// fastForward is the state of the fast-forward goroutine: a Carrier taking
 // the newest reply's boxes over the ring's frames to the present, then
 // following live until the next reply.
 type fastForward struct {
-	follow *Follower
+	follow *Carrier
 	active bool
 	gen    uint64
 	origin uint64 // frame the reply was for
@@ -64,7 +73,7 @@ type fastForward struct {
 
 func (e *Engine) fastForwardLoop() {
 	defer e.wg.Done()
-	ff := &fastForward{follow: NewFollower(e.cfg.Tracker)}
+	ff := &fastForward{follow: NewCarrier(e.cfg.Tracker, e.cfg.AnchorIoU)}
 	for {
 		select {
 		case <-e.ctx.Done():
@@ -114,8 +123,9 @@ func (e *Engine) seed(ff *fastForward, r reply) {
 		e.log.Debug("reactcloud: reply for a frame no longer in the ring", "frame", r.frame)
 		return
 	}
-	ff.follow.Seed(r.dets, &s.pyr)
+	ff.follow.Seed(r.dets, s.local, &s.pyr)
 	s.state.Store(slotFree)
+	e.ctr.ffAnchored.Add(uint64(ff.follow.Anchored()))
 	ff.active, ff.gen, ff.origin, ff.frame = true, r.gen, r.frame, r.frame
 	e.publish(ff)
 }
@@ -163,7 +173,7 @@ func (e *Engine) advance(ff *fastForward) {
 			e.publish(ff)
 			return
 		}
-		ff.follow.Step(&s.pyr)
+		ff.follow.Step(s.local, &s.pyr)
 		s.state.Store(slotFree)
 		ff.frame = n
 		e.ctr.ffStepped.Add(1)

@@ -62,6 +62,7 @@ type Stats struct {
 	CloudBoxes  int    // boxes with Source cloud in the last fused frame (matched + cloud-only)
 
 	FFStepped      uint64 // frames the fast-forward tracker stepped (catch-up and live follow)
+	FFAnchored     uint64 // reply boxes that rode a live track instead of being tracked (Config.AnchorIoU)
 	FFDropped      uint64 // replies not followed to the present: fell out of the ring while catching up, superseded by a newer reply, or older than one already followed
 	LateBeyondRing uint64 // replies for a frame already gone from the ring
 	StaleSets      uint64 // frames where the cloud set trailed by more than MaxLag and was left out
@@ -83,7 +84,7 @@ type counters struct {
 	cloud                                                                           atomic.Int32
 	cloudReason                                                                     atomic.Pointer[string]
 	cloudBoxes                                                                      atomic.Int64
-	ffStepped, ffDropped, lateBeyondRing, staleSets                                 atomic.Uint64
+	ffStepped, ffAnchored, ffDropped, lateBeyondRing, staleSets                     atomic.Uint64
 	ringFrames                                                                      atomic.Int64
 	ringSkipped, eventsDropped                                                      atomic.Uint64
 }
@@ -103,7 +104,7 @@ func (e *Engine) Stats() Stats {
 		Oversized: c.oversized.Load(), SendErrors: c.sendErrors.Load(),
 		LastRTT: time.Duration(c.lastRTT.Load()), LastEncode: time.Duration(c.lastEncode.Load()),
 		Inflight: int(c.inflight.Load()), Cloud: CloudState(c.cloud.Load()),
-		CloudBoxes: int(c.cloudBoxes.Load()), FFStepped: c.ffStepped.Load(), FFDropped: c.ffDropped.Load(),
+		CloudBoxes: int(c.cloudBoxes.Load()), FFStepped: c.ffStepped.Load(), FFAnchored: c.ffAnchored.Load(), FFDropped: c.ffDropped.Load(),
 		LateBeyondRing: c.lateBeyondRing.Load(), StaleSets: c.staleSets.Load(),
 		RingFrames: int(c.ringFrames.Load()), RingSkipped: c.ringSkipped.Load(),
 		EventsDropped: c.eventsDropped.Load(),

@@ -70,6 +70,14 @@ func (t *Tracks) Config() Config { return t.mf.cfg }
 // Len is the number of live tracks.
 func (t *Tracks) Len() int { return len(t.tracks) }
 
+// ReserveID returns an id no track of t has had or will get, for a box the
+// caller carries beside t's tracks under the same numbering.
+func (t *Tracks) ReserveID() int {
+	id := t.nextID
+	t.nextID++
+	return id
+}
+
 // Reset drops every track and the stored pyramid; ids keep increasing.
 func (t *Tracks) Reset() {
 	t.tracks = t.tracks[:0]
