@@ -161,6 +161,7 @@ func runEval(ctx context.Context, args []string) error {
 	nmsThr := fs.Float64("nms-threshold", 0.45, "NMS IoU threshold of both detectors")
 	threads := fs.Int("threads", 0, "ONNX Runtime threads on a detector cache miss (0: all cores)")
 	maxInflight := fs.Int("max-inflight", offload.DefaultMaxInflight, "cloud requests outstanding at once, as reactcloud's max-inflight; a frame due while that many wait is skipped; 0 = no limit")
+	anchorIoU := fs.Float64("anchor-iou", 0, "reactcloud's anchor-iou: a reply box overlapping a live track's box on the reply's frame by at least this IoU rides along that track instead of being tracked (fused mode only; 0 = track every reply box, the default)")
 	coastDecay := fs.Float64("coast-decay", fusion.Decimal(tracker.DefaultConfig().CoastDecay), "live tracker (reacttrack's coast-decay): a lost box moves on and its score is multiplied by this each frame; 0 = drop lost boxes at once, the tracker before coasting")
 	maxJump := fs.Int("max-jump", offload.DefaultMaxJump, "frames the fast-forward tracker moves in one step while catching up, 1..64")
 	cacheDir := fs.String("cache-dir", "", "detector output cache (default <gst-react cache>/eval, e.g. ~/.cache/gst-react/eval)")
@@ -186,6 +187,9 @@ func runEval(ctx context.Context, args []string) error {
 	}
 	if !(*coastDecay >= 0 && *coastDecay < 1) {
 		return fmt.Errorf("--coast-decay %v must be in [0, 1) (0: drop lost boxes at once)", *coastDecay)
+	}
+	if !(*anchorIoU >= 0 && *anchorIoU <= 1) {
+		return fmt.Errorf("--anchor-iou %v must be in [0, 1] (0: track every reply box)", *anchorIoU)
 	}
 	if *maxJump < 1 || *maxJump > 64 || *maxInflight < 0 || *maxInflight > 64 {
 		return fmt.Errorf("--max-jump must be 1..64 and --max-inflight 0..64")
@@ -326,6 +330,7 @@ func runEval(ctx context.Context, args []string) error {
 
 	opts := eval.DefaultOptions()
 	opts.Cloud.MaxInflight, opts.Cloud.MaxJump = *maxInflight, *maxJump
+	opts.Cloud.AnchorIoU = float32(*anchorIoU)
 	opts.Tracker.CoastDecay, opts.Tracker.NoCoast = float32(*coastDecay), *coastDecay == 0
 	opts.Jobs = *jobs
 	total := 0

@@ -118,7 +118,7 @@ func TestCloudClock(t *testing.T) {
 				delay := eval.DelayFrames(lat, p.Seq.FPS)
 				cfg := eval.DefaultCloudConfig()
 				cfg.MaxInflight = inflight
-				cs, err := eval.CloudStream(context.Background(), p, order, m, delay, cfg)
+				cs, err := eval.CloudStream(context.Background(), p, order, nil, m, delay, cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -192,7 +192,7 @@ func TestCloudRingAndAge(t *testing.T) {
 	cfg := eval.DefaultCloudConfig()
 	cfg.MaxInflight = 0
 	// A reply later than the ring (60 frames) is dropped, as by the engine.
-	cs, err := eval.CloudStream(context.Background(), p, order, 10, 70, cfg)
+	cs, err := eval.CloudStream(context.Background(), p, order, nil, 10, 70, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestCloudRingAndAge(t *testing.T) {
 	}
 	// MaxCloudAge stops following a reply that many frames after its frame.
 	cfg.MaxCloudAge = 50
-	cs, err = eval.CloudStream(context.Background(), p, order, 100, 0, cfg)
+	cs, err = eval.CloudStream(context.Background(), p, order, nil, 100, 0, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

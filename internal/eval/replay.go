@@ -79,12 +79,18 @@ type CloudConfig struct {
 	// frames; threshold 0 = none).
 	ChangeThreshold float64
 	ChangeMinGap    int
+	// AnchorIoU: a cloud box matching a live track's box on the cloud's frame
+	// at this IoU rides along that track (offload.Carrier; default 0: every
+	// box is tracked).
+	AnchorIoU float32
 }
+
+func (c CloudConfig) anchors() bool { return c.AnchorIoU > 0 }
 
 // CloudConfigFrom takes the replay's settings from an engine configuration.
 func CloudConfigFrom(c offload.Config) CloudConfig {
 	return CloudConfig{Tracker: c.Tracker, MaxJump: c.MaxJump, MaxCloudAge: c.MaxCloudAge,
-		RingFrames: c.RingFrames, RingBytes: c.RingBytes, MaxInflight: c.MaxInflight,
+		RingFrames: c.RingFrames, RingBytes: c.RingBytes, MaxInflight: c.MaxInflight, AnchorIoU: c.AnchorIoU,
 		ChangeThreshold: c.ChangeThreshold, ChangeMinGap: c.ChangeMinGap}
 }
 
@@ -131,13 +137,16 @@ type CloudSets struct {
 // CloudStream replays the cloud path (reactcloud's offload and fast-forward)
 // on the simulated clock: every replayed frame i ≡ 0 (mod m) is sent; its
 // reply (the cloud detector's boxes on that frame) is delivered on frame
-// i + delay. On delivery an offload.Follower is seeded with the boxes on the
-// pyramid of frame i and steps to the delivery frame in jumps of at most
-// MaxJump frames, exactly like the engine's fast-forward goroutine catching up
-// over its ring; from then on it follows frame by frame until the next reply
-// replaces it. Unlike the live engine the fast-forward is never late: the set
-// for frame j is always tracked to frame j (the live MaxLag is moot).
-func CloudStream(ctx context.Context, p *Prepared, order []int, m, delay int, cfg CloudConfig) (*CloudSets, error) {
+// i + delay. On delivery an offload.Carrier is seeded with the boxes, the
+// live boxes local[i] and the pyramid of frame i, and steps to the delivery
+// frame in jumps of at most MaxJump frames, exactly like the engine's
+// fast-forward goroutine catching up over its ring; from then on it follows
+// frame by frame until the next reply replaces it. local is the edge path's
+// output (EdgeStream), whose track ids carry the boxes they explain; nil
+// tracks every cloud box, which is cloud-only REACT. Unlike the live engine
+// the fast-forward is never late: the set for frame j is always carried to
+// frame j (the live MaxLag is moot).
+func CloudStream(ctx context.Context, p *Prepared, order []int, local [][]detection.Detection, m, delay int, cfg CloudConfig) (*CloudSets, error) {
 	n := len(order)
 	cs := &CloudSets{Sets: make([][]detection.Detection, n), Fresh: make([]bool, n), Origin: make([]int, n)}
 	maxJump := cfg.MaxJump
@@ -146,7 +155,13 @@ func CloudStream(ctx context.Context, p *Prepared, order []int, m, delay int, cf
 	}
 	ring := cfg.ringFrames(p)
 	scene := newSceneTrigger(cfg)
-	ff := offload.NewFollower(cfg.Tracker)
+	ff := offload.NewCarrier(cfg.Tracker, cfg.AnchorIoU)
+	liveAt := func(i int) []detection.Detection {
+		if local == nil {
+			return nil
+		}
+		return local[i]
+	}
 	var (
 		pending   []int // origin frames of outstanding requests, in send order
 		active    bool
@@ -166,7 +181,7 @@ func CloudStream(ctx context.Context, p *Prepared, order []int, m, delay int, cf
 				continue
 			}
 			src := order[t]
-			ff.Seed(p.Cloud[src], &p.Pyr[src])
+			ff.Seed(p.Cloud[src], liveAt(t), &p.Pyr[src])
 			active, origin, at = true, t, t
 		}
 	}
@@ -199,7 +214,7 @@ func CloudStream(ctx context.Context, p *Prepared, order []int, m, delay int, cf
 				ff.Reset()
 				break
 			}
-			ff.Step(&p.Pyr[order[next]])
+			ff.Step(liveAt(next), &p.Pyr[order[next]])
 			at = next
 		}
 		cs.Origin[j] = -1

@@ -205,7 +205,7 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 			return err
 		}
 		ck := cks[i-len(ks)]
-		cs, err := CloudStream(ctx, p, order, ck.m, ck.delay, o.Cloud)
+		cs, err := CloudStream(ctx, p, order, nil, ck.m, ck.delay, o.Cloud)
 		if err != nil {
 			return err
 		}
@@ -242,10 +242,29 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 			}
 		}
 	}
+	// With anchoring, fusion's cloud boxes ride the live tracks of its own
+	// edge path, so each (k, m, delay) has its own carried cloud stream;
+	// without, every k shares the cloud-only stream.
+	carried := make([]*CloudSets, len(ks)*len(cks))
+	err = parallel(ctx, o.Jobs, len(carried), func(i int) error {
+		li, ci := i/len(cks), i%len(cks)
+		if !o.Cloud.anchors() {
+			carried[i] = cloud[ci]
+			return nil
+		}
+		ck := cks[ci]
+		// Not counted in Units: anchoring is an option, off by default.
+		cs, err := CloudStream(ctx, p, order, local[li], ck.m, ck.delay, o.Cloud)
+		carried[i] = cs
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
 	err = parallel(ctx, o.Jobs, len(results), func(i int) error {
 		r := &results[i]
 		s := o.Reference.NewScorer(p, order)
-		if err := Fuse(local[refs[i].li], cloud[refs[i].ci], r.FusionParams.Config(), s.Add); err != nil {
+		if err := Fuse(local[refs[i].li], carried[refs[i].li*len(cks)+refs[i].ci], r.FusionParams.Config(), s.Add); err != nil {
 			return err
 		}
 		r.Fused = s.Score()
