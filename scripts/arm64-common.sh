@@ -1,0 +1,39 @@
+# Sourced by the *-arm64.sh scripts: where the arm64 tooling lives and the
+# environment that cross-compiles for it (not executable on its own).
+#
+# The arm64 GStreamer headers and libraries live in a sysroot of extracted
+# Debian packages under the user cache, not in the system's dpkg database:
+# multiarch :arm64 -dev packages must match the amd64 ones version for
+# version and can make apt hold back or replace amd64 packages, and this
+# machine's x86_64 build must never change because someone built for arm64.
+
+ARM64_CACHE=${GSTREACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gst-react}
+ARM64_SYSROOT=${ARM64_SYSROOT:-$ARM64_CACHE/arm64-sysroot}
+# The private apt state (lists, .deb cache, an empty dpkg status) that fills the sysroot.
+ARM64_APT_DIR=${ARM64_APT_DIR:-$ARM64_CACHE/arm64-apt}
+ARM64_TRIPLET=aarch64-linux-gnu
+ARM64_CC=${ARM64_CC:-$ARM64_TRIPLET-gcc}
+# ONNX Runtime for arm64, kept apart from the x86_64 copy that `gstreact setup`
+# installs in $ARM64_CACHE/onnxruntime (the binaries find it via GSTREACT_ORT_LIB).
+ARM64_ORT_VERSION=1.24.1
+ARM64_ORT_LIB=$ARM64_CACHE/linux-arm64/onnxruntime/$ARM64_ORT_VERSION/libonnxruntime.so
+ARM64_BUILD=${ARM64_BUILD:-build/linux-arm64}
+
+arm64_log() { printf '[%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }
+arm64_die() { arm64_log "error: $*"; exit 1; }
+
+# arm64_cross_env exports what `go build` needs to cross-compile the cgo
+# packages against the sysroot: aarch64 gcc with --sysroot (its multiarch
+# search paths then find /usr/lib/aarch64-linux-gnu inside the sysroot) and a
+# pkg-config that reads only the sysroot's .pc files.
+arm64_cross_env() {
+  export GOOS=linux GOARCH=arm64 CGO_ENABLED=1
+  export CC=$ARM64_CC
+  export CGO_CFLAGS="-O2 -g --sysroot=$ARM64_SYSROOT"
+  # rpath-link: the GStreamer libraries' own dependencies (libffi, libpcre2,
+  # ...) resolve inside the sysroot too.
+  export CGO_LDFLAGS="-O2 -g --sysroot=$ARM64_SYSROOT -Wl,-rpath-link,$ARM64_SYSROOT/usr/lib/$ARM64_TRIPLET:$ARM64_SYSROOT/lib/$ARM64_TRIPLET"
+  export PKG_CONFIG_SYSROOT_DIR=$ARM64_SYSROOT
+  export PKG_CONFIG_LIBDIR=$ARM64_SYSROOT/usr/lib/$ARM64_TRIPLET/pkgconfig:$ARM64_SYSROOT/usr/share/pkgconfig
+  unset PKG_CONFIG_PATH
+}
