@@ -85,13 +85,18 @@ bench: setup cli
 
 clean:
 	rm -rf $(BUILD)
+
 # ARM64 edges (Jetson, Raspberry Pi 5, Rockchip boards), cross-built here; not
 # part of `make test`. The first run installs the aarch64 cross gcc, an arm64
 # sysroot of Debian's GStreamer packages and ONNX Runtime's arm64 library
 # (all under $(CACHE), no :arm64 package in dpkg), then only rebuilds.
-.PHONY: deps-arm64 build-arm64
+# smoke-arm64 runs the result under qemu-user: a few minutes at most.
+.PHONY: deps-arm64 build-arm64 smoke-arm64
 deps-arm64:
 	./scripts/install-arm64-deps.sh --with-qemu
 
 build-arm64:
 	GO=$(GO) ./scripts/build-arm64.sh
+
+smoke-arm64: build-arm64
+	MODELS_FROM=$(MODELS_FROM) ./scripts/smoke-arm64.sh

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs the arm64 build (build/linux-arm64, from `make build-arm64`) under
+# qemu-user on this x86_64 machine:
+#   1. `gstreact setup` fills an arm64 cache ($GSTREACT_CACHE/linux-arm64)
+#      with the models and the arm64 ONNX Runtime;
+#   2. gst-inspect-1.0 (arm64, from the sysroot) loads libgstreact.so and
+#      lists the five elements;
+#   3. `gstreact run` plays a few MOT17 frames through the REACT pipeline
+#      with its embedded NATS server and in-process cloud worker, and must
+#      report boxes from the edge detector.
+# Emulation is slow (about a minute for 8 frames at 1920x1080): this is not
+# part of `make test`.
+#
+# Environment: SMOKE_ARM64_INPUT (a MOT image folder), SMOKE_ARM64_FRAMES
+# (default 8), MODELS_FROM (a folder with the .onnx files; else setup
+# downloads them), SMOKE_ARM64_TIMEOUT (seconds per step, default 600).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/arm64-common.sh
+
+INPUT=${SMOKE_ARM64_INPUT:-../shared/assets/video/MOT17-04-FRCNN-mini/img1}
+FRAMES=${SMOKE_ARM64_FRAMES:-8}
+STEP_TIMEOUT=${SMOKE_ARM64_TIMEOUT:-600}
+ELEMENTS=(reactdetect reacttrack reactcloud reactoverlay reactpublish)
+
+./scripts/install-arm64-deps.sh --with-qemu
+for f in "$ARM64_BUILD/gstreact" "$ARM64_BUILD/libgstreact.so"; do
+  [ -f "$f" ] || arm64_die "$f missing; run make build-arm64 first"
+done
+[ -d "$INPUT" ] || arm64_die "no frames at $INPUT; set SMOKE_ARM64_INPUT to a MOT image folder (000001.jpg, ...)"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The guest's dynamic linker and libraries come from the sysroot (qemu maps
+# absolute paths into QEMU_LD_PREFIX first). GStreamer loads plugins in
+# process: forking its arm64 gst-plugin-scanner needs binfmt_misc, which
+# containers often lack. A fresh registry keeps the run hermetic.
+export QEMU_LD_PREFIX=$ARM64_SYSROOT
+export GST_REGISTRY_FORK=no
+export GST_REGISTRY=$work/registry-arm64.bin
+export GST_PLUGIN_SYSTEM_PATH_1_0=$ARM64_SYSROOT/usr/lib/$ARM64_TRIPLET/gstreamer-1.0
+unset GST_PLUGIN_PATH GST_PLUGIN_PATH_1_0 GSTREACT_ORT_LIB
+# The arm64 "device" has its own cache: the models plus the arm64 library at
+# the path `gstreact` looks for (install-arm64-deps.sh put it there).
+export GSTREACT_CACHE=$ARM64_CACHE/linux-arm64
+QEMU=qemu-aarch64-static
+
+guest() { timeout "$STEP_TIMEOUT" "$QEMU" "$@"; }
+
+step_start=$SECONDS
+setup_args=(--ort-lib "$ARM64_ORT_LIB")
+[ -n "${MODELS_FROM:-}" ] && setup_args+=(--models-from "$MODELS_FROM")
+guest "$ARM64_BUILD/gstreact" setup "${setup_args[@]}" >"$work/setup.log" 2>&1 || {
+  cat "$work/setup.log" >&2
+  arm64_die "gstreact setup under qemu failed (models and ONNX Runtime for the arm64 cache $GSTREACT_CACHE)"
+}
+arm64_log "1/3 gstreact setup (arm64): $(tail -1 "$work/setup.log") [$((SECONDS - step_start)) s]"
+
+step_start=$SECONDS
+guest "$ARM64_SYSROOT/usr/bin/gst-inspect-1.0" --gst-plugin-path="$ARM64_BUILD" react >"$work/inspect.txt" 2>&1 || {
+  cat "$work/inspect.txt" >&2
+  arm64_die "gst-inspect-1.0 (arm64) could not load $ARM64_BUILD/libgstreact.so"
+}
+for e in "${ELEMENTS[@]}"; do
+  grep -q "^  $e: " "$work/inspect.txt" || { cat "$work/inspect.txt" >&2; arm64_die "gst-inspect-1.0 (arm64) does not list $e"; }
+done
+arm64_log "2/3 gst-inspect-1.0 (arm64) lists ${ELEMENTS[*]} [$((SECONDS - step_start)) s]"
+
+# A folder of the first FRAMES frames, so a full sequence also stays short.
+mkdir "$work/frames"
+shopt -s nullglob
+n=0
+for f in "$INPUT"/*.jpg; do
+  [ "$n" -lt "$FRAMES" ] || break
+  n=$((n + 1))
+  ln -s "$(realpath "$f")" "$work/frames/$(printf %06d "$n").jpg"
+done
+[ "$n" -gt 0 ] || arm64_die "no .jpg frames in $INPUT"
+
+step_start=$SECONDS
+guest "$ARM64_BUILD/gstreact" run --input "$work/frames" --output none --quiet >"$work/run.log" 2>&1 || {
+  cat "$work/run.log" >&2
+  arm64_die "gstreact run (arm64) failed"
+}
+summary=$(grep '^summary:' "$work/run.log") || { cat "$work/run.log" >&2; arm64_die "gstreact run (arm64) printed no summary"; }
+# summary: 8 frames in 32.5 s (0.2 fps), 146 boxes (18.2 per frame) [edge 36, tracked 110, cloud 0]
+boxes=$(sed -n 's/.*, \([0-9]*\) boxes .*/\1/p' <<<"$summary")
+edge=$(sed -n 's/.*\[edge \([0-9]*\),.*/\1/p' <<<"$summary")
+[ "${boxes:-0}" -gt 0 ] && [ "${edge:-0}" -gt 0 ] || { cat "$work/run.log" >&2; arm64_die "gstreact run (arm64) produced no boxes: $summary"; }
+arm64_log "3/3 gstreact run (arm64, embedded NATS, in-process worker) on $n frames of $INPUT [$((SECONDS - step_start)) s]:"
+grep -E '^(summary:|followed |cloud:)' "$work/run.log" | sed 's/^/    /' >&2
+arm64_log "ok"
