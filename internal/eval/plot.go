@@ -3,7 +3,6 @@ package eval
 import (
 	"cmp"
 	"fmt"
-	"image"
 	"image/png"
 	"io"
 	"math"
@@ -11,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gst-react/gst-react/internal/chart"
 	"github.com/gst-react/gst-react/internal/draw"
-	"github.com/gst-react/gst-react/internal/frame"
 )
 
 // Plot geometry: one row per sequence under a title, a legend at the bottom.
@@ -46,91 +45,28 @@ var (
 	viridis  = []draw.Color{{R: 68, G: 1, B: 84}, {R: 59, G: 82, B: 139}, {R: 33, G: 145, B: 140}, {R: 94, G: 201, B: 98}, {R: 253, G: 231, B: 37}}
 )
 
-// canvas draws on an RGBA image; text uses the overlay's 5x8 font
-// (internal/draw) through a frame view of the same pixels.
-type canvas struct {
-	img *image.RGBA
-	fr  frame.Frame
-	p   *draw.Painter
-}
+// canvas is the shared PNG canvas (internal/chart) under the names the plot
+// code below uses.
+type canvas struct{ *chart.Canvas }
 
-func newCanvas(w, h int) *canvas {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	c := &canvas{img: img, p: draw.NewPainter(),
-		fr: frame.Frame{Format: frame.RGBA, Width: w, Height: h, Data: img.Pix, Stride: [3]int{img.Stride}}}
-	c.fill(0, 0, w, h, colBG)
-	return c
-}
+func newCanvas(w, h int) *canvas { return &canvas{chart.NewCanvas(w, h, colBG)} }
 
-func (c *canvas) fill(x0, y0, x1, y1 int, col draw.Color) {
-	r := image.Rect(x0, y0, x1, y1).Intersect(c.img.Rect)
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		row := c.img.Pix[y*c.img.Stride:]
-		for x := r.Min.X; x < r.Max.X; x++ {
-			row[4*x], row[4*x+1], row[4*x+2], row[4*x+3] = col.R, col.G, col.B, 255
-		}
-	}
-}
-
-func (c *canvas) dot(x, y, t int, col draw.Color) {
-	c.fill(x-t/2, y-t/2, x-t/2+t, y-t/2+t, col)
-}
-
-// line draws a Bresenham line with a square brush t pixels wide; dash > 0
-// leaves gaps (dash pixels on, dash off).
+func (c *canvas) fill(x0, y0, x1, y1 int, col draw.Color) { c.Fill(x0, y0, x1, y1, col) }
+func (c *canvas) dot(x, y, t int, col draw.Color)         { c.Dot(x, y, t, col) }
 func (c *canvas) line(x0, y0, x1, y1, t, dash int, col draw.Color) {
-	dx, dy := abs(x1-x0), -abs(y1-y0)
-	sx, sy := sign(x1-x0), sign(y1-y0)
-	e := dx + dy
-	for i := 0; ; i++ {
-		if dash <= 0 || (i/dash)%2 == 0 {
-			c.dot(x0, y0, t, col)
-		}
-		if x0 == x1 && y0 == y1 {
-			return
-		}
-		if e2 := 2 * e; e2 >= dy {
-			e += dy
-			x0 += sx
-		} else {
-			e += dx
-			y0 += sy
-		}
-	}
+	c.Line(x0, y0, x1, y1, t, dash, col)
 }
-
-func abs(v int) int {
-	if v < 0 {
-		return -v
-	}
-	return v
-}
-
-func sign(v int) int {
-	switch {
-	case v < 0:
-		return -1
-	case v > 0:
-		return 1
-	}
-	return 0
-}
-
-func textW(s string, scale int) int { w, _ := draw.TextSize(s, scale); return w }
-func textH(scale int) int           { return draw.LabelHeight(scale) }
-
-// text draws s with its box's top-left at (x, y) on background bg.
 func (c *canvas) text(x, y int, s string, fg, bg draw.Color, scale int) {
-	c.p.Text(&c.fr, x, y, s, fg, bg, scale)
+	c.Text(x, y, s, fg, bg, scale)
 }
-
 func (c *canvas) textCentered(cx, y int, s string, fg, bg draw.Color, scale int) {
-	c.text(cx-textW(s, scale)/2, y, s, fg, bg, scale)
+	c.TextCentered(cx, y, s, fg, bg, scale)
+}
+func (c *canvas) textRight(rx, y int, s string, fg, bg draw.Color, scale int) {
+	c.TextRight(rx, y, s, fg, bg, scale)
 }
 
-func (c *canvas) textRight(rx, y int, s string, fg, bg draw.Color, scale int) {
-	c.text(rx-textW(s, scale), y, s, fg, bg, scale)
-}
+var textW, textH = chart.TextWidth, chart.TextHeight
 
 // WritePlot draws the results as a PNG of PlotSize(number of sequences):
 // per sequence, a line chart of mAP@0.5 of the three modes over the grid
@@ -184,7 +120,7 @@ func WritePlot(w io.Writer, results []Result) error {
 	}
 	note := fmt.Sprintf("fusion: %s | maps: one colour scale per row, black iso-lines join equal fused mAP@0.5 | rows without \"vs cloud\": person class vs ground truth; \"vs cloud\": agreement with the cloud model, not truth", fp)
 	c.text(x+10, ly+4, note, colText, colBG, 1)
-	return png.Encode(w, c.img)
+	return png.Encode(w, c.Image())
 }
 
 // niceStep picks a grid step giving about n divisions of span.
