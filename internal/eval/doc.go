@@ -1,6 +1,8 @@
 // Package eval is the accuracy harness behind `gstreact eval`: it replays a
-// labelled MOT-format sequence through REACT on a simulated clock and scores
-// edge-only, cloud-only and fused output with package evalmetrics.
+// MOT-format sequence or a video file through REACT on a simulated clock,
+// scores edge-only, cloud-only and fused output with package evalmetrics
+// against the ground truth or the cloud model, and reports what each
+// configuration spends.
 //
 // # Replay
 //
@@ -48,6 +50,35 @@
 // (evalmetrics.FromMOT), detections of other classes are left out. Every
 // replayed frame is one image; mAP@0.5 and mAP@[.5:.95] are COCO-style
 // (101-point) from evalmetrics.Accumulator.COCO, as fractions.
+//
+// # References
+//
+// Reference (Options.Reference) chooses what is scored against: ReferenceGT
+// is the scoring above; ReferenceCloud takes the cloud detector's boxes on
+// every replayed frame (its output at latency 0, from the same cache) as the
+// truth, every box of the scored classes counting, each class one term of
+// the mean, with the same Accumulator. It needs no labels, so it scores
+// unlabelled footage, but it measures agreement with the cloud model, not
+// truth (cloud-only at m=1 and latency 0 scores 1 by construction).
+// RankAgreement and Spearman compare the rankings two references give.
+//
+// # Video files
+//
+// LoadVideo turns a video file into a Sequence without ground truth: a
+// VideoDecoder (internal/videodecode, GStreamer; the package itself has no
+// GStreamer) decodes it once into a cache folder of JPEG frames (quality 95)
+// with a seqinfo.ini holding the stream's frame rate, keyed by the file's
+// sha256 and written through a temporary folder renamed into place. From
+// there on it is a MOT folder like any other.
+//
+// # Cost
+//
+// Every Result carries a Cost per second of video: edge detector runs
+// (every k-th frame), cloud requests (CloudSets.SentFrames: every m-th frame
+// and scene changes, decided as offload.Engine decides them, less frames
+// skipped for MaxInflight) and uplink kbit/s, each sent frame encoded once by
+// offload.RequestEncoder, reactcloud's own JPEG encoder and wire format
+// (Prepared.RequestBytes remembers the sizes).
 //
 // # Short sequences: ping-pong
 //
