@@ -6,6 +6,7 @@
 //	gstreact cloudworker [--nats URL] [--model PATH|NAME] [--concurrency N] [flags]
 //	gstreact eval --sequence DIR [--k LIST] [--m LIST] [--latency LIST] [flags]
 //	gstreact bench [--quick] [--format table|json]
+//	gstreact loadtest --nats URL --edges 1,2,4,8 [--find-capacity --slo 500ms]
 //	gstreact models
 //	gstreact version
 package main
@@ -33,6 +34,7 @@ var commands = []command{
 	{"cloudworker", "serve the cloud detector to edges over NATS (queue group; add workers to scale)", runCloudworker},
 	{"eval", "replay labelled MOT sequences on a simulated clock and report mAP over a grid of k, m, latency", runEval},
 	{"bench", "measure every stage against its floor in one run (raw ONNX Runtime, pipeline bound, worker, allocations)", runBench},
+	{"loadtest", "simulate N edges against the cloud workers: round trips, replies/s and the capacity within an SLO", runLoadtest},
 	{"models", "list the known models and whether they are in the cache", runModels},
 	{"version", "print the version", func(context.Context, []string) error { fmt.Println("gstreact", version); return nil }},
 }
