@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gst-react/gst-react/internal/detection"
+	"github.com/gst-react/gst-react/internal/frame"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -36,6 +37,7 @@ func (e *codedError) Unwrap() error { return e.we }
 // timing of one request, in the reply's terms.
 type timing struct {
 	decode, infer time.Duration
+	slept         bool // ExtraLatency already slept (once per batch)
 }
 
 // handle serves one request on slot s and always tries to reply, even after a
@@ -79,14 +81,32 @@ func (w *Worker) handle(s *slot, j job) {
 // process decodes, checks and runs one request, returning boxes in the
 // request's frame pixels (s.boxes, reused).
 func (w *Worker) process(s *slot, j job, req *wire.Request, t *timing) ([]wire.Box, error) {
-	r, err := wire.DecodeRequest(j.m.Data, w.lim)
-	*req = r // on error, still the stream id and frame number for the echo
+	f, err := w.decodeFrame(&s.conv, j, req, t)
 	if err != nil {
 		return nil, err
 	}
+	t1 := time.Now()
+	dets, err := s.det.Detect(&f)
+	t.infer = time.Since(t1)
+	if err != nil {
+		return nil, fmt.Errorf("detector: %w", err)
+	}
+	w.c.inference.observe(t.infer)
+	s.boxes = mapBoxes(s.boxes[:0], dets, req, w.lim)
+	return s.boxes, nil
+}
+
+// decodeFrame decodes and checks one request and converts its JPEG into a
+// frame borrowing conv's buffer.
+func (w *Worker) decodeFrame(conv *converter, j job, req *wire.Request, t *timing) (frame.Frame, error) {
+	r, err := wire.DecodeRequest(j.m.Data, w.lim)
+	*req = r // on error, still the stream id and frame number for the echo
+	if err != nil {
+		return frame.Frame{}, err
+	}
 	if dl, ok := req.Deadline(); ok {
 		if late := time.Since(dl); late > 0 {
-			return nil, codeErr(wire.CodeDeadlineExceeded, errDeadline,
+			return frame.Frame{}, codeErr(wire.CodeDeadlineExceeded, errDeadline,
 				"request expired %s before the worker got to it (timeout %d ms after sent-at; check the edge and worker clocks if this happens for every request)",
 				late.Round(time.Millisecond), req.TimeoutMS)
 		}
@@ -99,35 +119,27 @@ func (w *Worker) process(s *slot, j job, req *wire.Request, t *timing) ([]wire.B
 	// the defence does not depend on code elsewhere.
 	jw, jh, err := wire.JPEGDims(req.JPEG)
 	if err != nil {
-		return nil, err
+		return frame.Frame{}, err
 	}
 	if jw*jh > w.lim.MaxPixels || jw > w.lim.MaxWidth || jh > w.lim.MaxHeight {
-		return nil, codeErr(wire.CodeTooLarge, wire.ErrTooLarge, "JPEG header says %dx%d, over the %dx%d, %d-pixel limit",
+		return frame.Frame{}, codeErr(wire.CodeTooLarge, wire.ErrTooLarge, "JPEG header says %dx%d, over the %dx%d, %d-pixel limit",
 			jw, jh, w.lim.MaxWidth, w.lim.MaxHeight, w.lim.MaxPixels)
 	}
 	t0 := time.Now()
 	img, err := jpeg.Decode(bytes.NewReader(req.JPEG))
 	if err != nil {
-		return nil, codeErr(wire.CodeDecodeFailed, wire.ErrBadJPEG, "JPEG data of %dx%d image: %v", jw, jh, err)
+		return frame.Frame{}, codeErr(wire.CodeDecodeFailed, wire.ErrBadJPEG, "JPEG data of %dx%d image: %v", jw, jh, err)
 	}
 	if b := img.Bounds(); b.Dx() != jw || b.Dy() != jh {
-		return nil, codeErr(wire.CodeDecodeFailed, wire.ErrBadJPEG, "JPEG decoded to %dx%d but its header says %dx%d", b.Dx(), b.Dy(), jw, jh)
+		return frame.Frame{}, codeErr(wire.CodeDecodeFailed, wire.ErrBadJPEG, "JPEG decoded to %dx%d but its header says %dx%d", b.Dx(), b.Dy(), jw, jh)
 	}
-	f, err := s.conv.toFrame(img)
+	f, err := conv.toFrame(img)
 	if err != nil {
-		return nil, codeErr(wire.CodeDecodeFailed, wire.ErrBadJPEG, "%v", err)
+		return frame.Frame{}, codeErr(wire.CodeDecodeFailed, wire.ErrBadJPEG, "%v", err)
 	}
-	t1 := time.Now()
-	t.decode = t1.Sub(t0)
+	t.decode = time.Since(t0)
 	w.c.decode.observe(t.decode)
-	dets, err := s.det.Detect(&f)
-	t.infer = time.Since(t1)
-	if err != nil {
-		return nil, fmt.Errorf("detector: %w", err)
-	}
-	w.c.inference.observe(t.infer)
-	s.boxes = mapBoxes(s.boxes[:0], dets, req, w.lim)
-	return s.boxes, nil
+	return f, nil
 }
 
 // mapBoxes converts detections in JPEG pixels to wire boxes in frame pixels
@@ -164,7 +176,7 @@ func mapBoxes(dst []wire.Box, dets []detection.Detection, req *wire.Request, lim
 
 // finish applies ExtraLatency and fills the reply's timing and worker id.
 func (w *Worker) finish(rep *wire.Reply, j job, t timing) {
-	if w.opts.ExtraLatency > 0 {
+	if w.opts.ExtraLatency > 0 && !t.slept {
 		time.Sleep(w.opts.ExtraLatency)
 	}
 	total := time.Since(j.recv)

@@ -125,9 +125,11 @@ type counters struct {
 	inFlight     atomic.Int64
 	connected    atomic.Bool
 	reconnects   atomic.Uint64
-	latency      *histogram // receipt to reply
-	inference    *histogram // detector.Detect
-	decode       *histogram // JPEG decode and conversion
+	batches      atomic.Uint64 // model runs over gathered requests (MaxBatch > 1)
+	batched      atomic.Uint64 // requests those runs held
+	latency      *histogram    // receipt to reply
+	inference    *histogram    // detector.Detect
+	decode       *histogram    // JPEG decode and conversion
 }
 
 func newCounters() *counters {
@@ -155,6 +157,9 @@ type Stats struct {
 	Connected bool
 	// Reconnects counts successful reconnections to NATS.
 	Reconnects uint64
+	// Batches counts model runs over gathered requests and BatchedRequests
+	// the requests they held (Options.MaxBatch > 1 on a batchable model).
+	Batches, BatchedRequests uint64
 	// Latency is receipt to reply; Inference the model alone; Decode the
 	// JPEG decode and conversion to a frame.
 	Latency, Inference, Decode Histogram
@@ -162,17 +167,19 @@ type Stats struct {
 
 func (c *counters) snapshot(id string) Stats {
 	s := Stats{
-		WorkerID:     id,
-		Requests:     c.requests.Load(),
-		Replies:      make(map[wire.Code]uint64, numCodes),
-		SendFailures: c.sendFailures.Load(),
-		Panics:       c.panics.Load(),
-		InFlight:     c.inFlight.Load(),
-		Connected:    c.connected.Load(),
-		Reconnects:   c.reconnects.Load(),
-		Latency:      c.latency.snapshot(),
-		Inference:    c.inference.snapshot(),
-		Decode:       c.decode.snapshot(),
+		WorkerID:        id,
+		Requests:        c.requests.Load(),
+		Replies:         make(map[wire.Code]uint64, numCodes),
+		SendFailures:    c.sendFailures.Load(),
+		Panics:          c.panics.Load(),
+		InFlight:        c.inFlight.Load(),
+		Connected:       c.connected.Load(),
+		Reconnects:      c.reconnects.Load(),
+		Batches:         c.batches.Load(),
+		BatchedRequests: c.batched.Load(),
+		Latency:         c.latency.snapshot(),
+		Inference:       c.inference.snapshot(),
+		Decode:          c.decode.snapshot(),
 	}
 	for i := range c.replies {
 		n := c.replies[i].Load()
@@ -217,6 +224,10 @@ func (w *Worker) writeMetrics(out io.Writer) error {
 	fmt.Fprintf(bw, "%snats_connected %d\n", p, b2i(s.Connected))
 	metric("nats_reconnects_total", "counter", "Successful reconnections to NATS.")
 	fmt.Fprintf(bw, "%snats_reconnects_total %d\n", p, s.Reconnects)
+	metric("batches_total", "counter", "Model runs over gathered requests (--max-batch > 1).")
+	fmt.Fprintf(bw, "%sbatches_total %d\n", p, s.Batches)
+	metric("batched_requests_total", "counter", "Requests served in gathered model runs; divided by batches_total, the mean batch size.")
+	fmt.Fprintf(bw, "%sbatched_requests_total %d\n", p, s.BatchedRequests)
 	writeHist(bw, p+"request_duration_seconds", "Time from receipt of a request to its reply, queueing included.", s.Latency)
 	writeHist(bw, p+"inference_duration_seconds", "Detector time per request (preprocess, model, NMS).", s.Inference)
 	writeHist(bw, p+"decode_duration_seconds", "JPEG decode and conversion time per request.", s.Decode)

@@ -25,6 +25,8 @@ const (
 	DefaultDrainTimeout    = 30 * time.Second
 	DefaultSummaryInterval = 30 * time.Second
 	MaxConcurrency         = 64
+	DefaultMaxBatchWait    = 10 * time.Millisecond
+	MaxBatch               = 64
 )
 
 // Options configures a Worker. Zero fields take the defaults documented on each
@@ -60,6 +62,16 @@ type Options struct {
 	// fails, saying so, when the ONNX Runtime library has no CUDA support.
 	// Default false: CPU.
 	CUDA bool
+	// MaxBatch gathers up to this many requests (from any edges) into one
+	// model run per slot, with pre-allocated batch tensors and one JPEG
+	// decode per request. It needs a model with a dynamic batch dimension; a
+	// model with a fixed batch of 1 runs unbatched and the worker logs why.
+	// 0 or 1: no batching (default). At most MaxBatch.
+	MaxBatch int
+	// MaxBatchWait is how long a slot holding fewer than MaxBatch requests
+	// waits for more after the first arrived; default 10ms. It adds to the
+	// round trip of the first request of a batch under light load.
+	MaxBatchWait time.Duration
 	// ScoreThreshold is the minimum obj×class score of a box, in (0,1];
 	// default 0.3.
 	ScoreThreshold float32
@@ -171,6 +183,9 @@ func (o Options) withDefaults() Options {
 	if o.ReconnectWait == 0 {
 		o.ReconnectWait = d.ReconnectWait
 	}
+	if o.MaxBatchWait == 0 {
+		o.MaxBatchWait = DefaultMaxBatchWait
+	}
 	if o.DrainTimeout == 0 {
 		o.DrainTimeout = d.DrainTimeout
 	}
@@ -202,6 +217,12 @@ func (o *Options) validate() error {
 	}
 	if o.Concurrency < 1 || o.Concurrency > MaxConcurrency {
 		return fmt.Errorf("concurrency %d is out of range: use 1..%d (each slot loads its own model instance)", o.Concurrency, MaxConcurrency)
+	}
+	if o.MaxBatch < 0 || o.MaxBatch > MaxBatch {
+		return fmt.Errorf("max batch %d is out of range: use 0 or 1 (no batching) up to %d", o.MaxBatch, MaxBatch)
+	}
+	if o.MaxBatchWait < 0 {
+		return fmt.Errorf("max batch wait %s is negative: use a small positive duration, e.g. %s", o.MaxBatchWait, DefaultMaxBatchWait)
 	}
 	if o.Threads < 0 {
 		return fmt.Errorf("threads %d is negative: use 0 for ONNX Runtime's default, or a positive count per detector", o.Threads)

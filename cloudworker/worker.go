@@ -33,6 +33,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gst-react/gst-react/internal/detector"
+	"github.com/gst-react/gst-react/internal/frame"
 	"github.com/gst-react/gst-react/internal/models"
 	"github.com/gst-react/gst-react/internal/natsauth"
 	"github.com/gst-react/gst-react/internal/onnx"
@@ -85,6 +86,11 @@ type slot struct {
 	conv  converter
 	boxes []wire.Box
 	out   []byte
+	// Batching only (see batch.go): the gathered requests' own buffers,
+	// the frames of the model run and their items' indices.
+	items   []*batchItem
+	frames  []*frame.Frame
+	batched []int
 }
 
 // New checks opts (zero fields take their defaults, see Options), loads ONNX
@@ -126,6 +132,7 @@ func New(opts Options) (*Worker, error) {
 			NMSThreshold:   opts.NMSThreshold,
 			MaxDetections:  min(lim.MaxBoxes, maxDetections),
 			Preprocess:     opts.Preprocess,
+			MaxBatch:       opts.MaxBatch,
 		})
 		if err != nil {
 			w.closeDetectors()
@@ -134,6 +141,13 @@ func New(opts Options) (*Worker, error) {
 		// JFIF is BT.601; the converter hands the detector BT.601 planes.
 		det.SetBT709(false)
 		w.slots = append(w.slots, &slot{id: i, det: det})
+	}
+	if d := w.slots[0].det; opts.MaxBatch > 1 {
+		if d.MaxBatch() > 1 {
+			w.log.Info("batching requests", "max_batch", d.MaxBatch(), "max_batch_wait", opts.MaxBatchWait)
+		} else {
+			w.log.Warn("batching off: running one request per model run", "max_batch", opts.MaxBatch, "reason", d.BatchNote())
+		}
 	}
 	return w, nil
 }
@@ -258,6 +272,10 @@ func (w *Worker) Start(ctx context.Context) error {
 		w.slotsWG.Add(1)
 		go func() {
 			defer w.slotsWG.Done()
+			if s.det.MaxBatch() > 1 {
+				w.serveBatches(s)
+				return
+			}
 			for j := range w.work {
 				w.handle(s, j)
 			}

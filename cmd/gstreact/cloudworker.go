@@ -48,6 +48,8 @@ func runCloudworker(ctx context.Context, args []string) error {
 	concurrency := fs.Int("concurrency", cloudworker.DefaultConcurrency,
 		fmt.Sprintf("requests served at once, 1..%d; each slot loads its own model instance", cloudworker.MaxConcurrency))
 	threads := fs.Int("threads", 0, "ONNX Runtime threads per slot (default 0: all cores, or cores/N each with --concurrency N)")
+	maxBatch := fs.Int("max-batch", 0, fmt.Sprintf("gather up to this many requests into one model run per slot, 2..%d (needs a model with a dynamic batch dimension, e.g. yolov5n_640_fp16; others run unbatched and the log says why) (default 0: no batching)", cloudworker.MaxBatch))
+	maxBatchWait := fs.Duration("max-batch-wait", cloudworker.DefaultMaxBatchWait, "with --max-batch, how long a slot waits for more requests after the first")
 	cuda := fs.Bool("cuda", false, "run the model on the CUDA execution provider, GPU 0 (default false: CPU); needs an ONNX Runtime built with CUDA")
 	subject := fs.String("subject", wire.DefaultRequestSubject, "NATS subject to serve; wildcards allowed, e.g. "+wire.AllTenantsSubject+" for every tenant")
 	queue := fs.String("queue", wire.DefaultQueueGroup, "NATS queue group; the workers of one group share the requests")
@@ -81,6 +83,9 @@ func runCloudworker(ctx context.Context, args []string) error {
 	if *threads < 0 {
 		return fmt.Errorf("--threads %d is negative: use 0 for one per core, or a positive count", *threads)
 	}
+	if *maxBatch < 0 || *maxBatch > cloudworker.MaxBatch || *maxBatchWait < 0 {
+		return fmt.Errorf("--max-batch %d must be in 0..%d and --max-batch-wait %s must not be negative", *maxBatch, cloudworker.MaxBatch, *maxBatchWait)
+	}
 	if *summary < 0 || *drainTimeout <= 0 {
 		return fmt.Errorf("--summary-interval %s must not be negative and --drain-timeout %s must be positive", *summary, *drainTimeout)
 	}
@@ -107,6 +112,8 @@ func runCloudworker(ctx context.Context, args []string) error {
 		Queue:           *queue,
 		ModelPath:       mp,
 		Concurrency:     *concurrency,
+		MaxBatch:        *maxBatch,
+		MaxBatchWait:    *maxBatchWait,
 		Threads:         *threads,
 		CUDA:            *cuda,
 		ScoreThreshold:  float32(*threshold),
@@ -137,6 +144,9 @@ func runCloudworker(ctx context.Context, args []string) error {
 	}
 	if o.ExtraLatency > 0 {
 		attrs = append(attrs, "extra_latency", o.ExtraLatency)
+	}
+	if o.MaxBatch > 1 {
+		attrs = append(attrs, "max_batch", o.MaxBatch, "max_batch_wait", o.MaxBatchWait)
 	}
 	log.Info("cloud worker serving", attrs...)
 

@@ -33,6 +33,10 @@ type Config struct {
 	// Preprocess overrides the model's preprocessing, in preprocess.ParseSpec
 	// form ("channels=rgb,scale=1/255"); keys not named keep the model's.
 	Preprocess string
+	// MaxBatch prepares DetectBatch for up to this many frames per run when
+	// the model's batch dimension is dynamic (MaxBatch and BatchNote report
+	// what the model allows); 0 or 1: one frame per run.
+	MaxBatch int
 }
 
 // Timings of the last Detect call.
@@ -46,6 +50,8 @@ type Detector struct {
 	lb      *preprocess.Letterbox
 	dec     *yolo.Decoder
 	dets    []detection.Detection
+	batch   [][]detection.Detection // DetectBatch's results, one slice per frame
+	trs     []preprocess.Transform  // DetectBatch's letterbox transforms
 	Last    Timings
 	Classes int // number of classes the model's head predicts
 	// Model is the manifest entry of the model file, nil for a file the
@@ -57,7 +63,7 @@ type Detector struct {
 // outputs are a head the decoders understand.
 func New(cfg Config) (*Detector, error) {
 	entry, _ := models.Embedded().ForFile(cfg.ModelPath)
-	opts := onnx.Options{IntraOpThreads: cfg.Threads, CUDA: cfg.CUDA}
+	opts := onnx.Options{IntraOpThreads: cfg.Threads, CUDA: cfg.CUDA, MaxBatch: cfg.MaxBatch}
 	if entry != nil {
 		opts.InputW, opts.InputH = entry.Input.Width, entry.Input.Height
 		if sh := entry.Output.Shape; len(sh) > 0 {
@@ -164,6 +170,48 @@ func (d *Detector) Detect(f *frame.Frame) ([]detection.Detection, error) {
 	t3 := time.Now()
 	d.Last = Timings{Preprocess: t1.Sub(t0), Inference: t2.Sub(t1), Decode: t3.Sub(t2)}
 	return d.dets, nil
+}
+
+// MaxBatch is how many frames DetectBatch takes at once.
+func (d *Detector) MaxBatch() int { return d.sess.MaxBatch }
+
+// BatchNote says why Config.MaxBatch was not granted ("" when it was, or
+// was not asked for).
+func (d *Detector) BatchNote() string { return d.sess.BatchNote }
+
+// DetectBatch detects on up to MaxBatch frames in one model run: each frame
+// is letterboxed into its own part of the batch input and its boxes decoded
+// from its own part of the outputs. Result i is frame i's detections in its
+// own pixels, reused by the next call. Last holds the whole batch's timings.
+func (d *Detector) DetectBatch(frames []*frame.Frame) ([][]detection.Detection, error) {
+	n := len(frames)
+	if n < 1 || n > d.sess.MaxBatch {
+		return nil, fmt.Errorf("detector: batch of %d frames, the model takes 1..%d", n, d.sess.MaxBatch)
+	}
+	for len(d.batch) < n {
+		d.batch = append(d.batch, nil)
+	}
+	if len(d.trs) < n {
+		d.trs = make([]preprocess.Transform, d.sess.MaxBatch)
+	}
+	t0 := time.Now()
+	for i, f := range frames {
+		tr, err := d.lb.Run(f, d.sess.InputAt(i))
+		if err != nil {
+			return nil, fmt.Errorf("frame %d of the batch: %w", i, err)
+		}
+		d.trs[i] = tr
+	}
+	t1 := time.Now()
+	if err := d.sess.RunBatch(n); err != nil {
+		return nil, err
+	}
+	t2 := time.Now()
+	for i, f := range frames {
+		d.batch[i] = d.dec.DecodeOutputs(d.sess.OutputsAt(i), d.trs[i], f.Width, f.Height, d.batch[i][:0])
+	}
+	d.Last = Timings{Preprocess: t1.Sub(t0), Inference: t2.Sub(t1), Decode: time.Since(t2)}
+	return d.batch[:n], nil
 }
 
 // SetBT709 selects the YUV matrix used for I420/NV12 frames (GStreamer's

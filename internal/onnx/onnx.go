@@ -58,6 +58,10 @@ type Options struct {
 	// dynamic (a declared size; Ultralytics' imgsz metadata is the fallback).
 	// A fixed input ignores them.
 	InputW, InputH int
+	// MaxBatch is how many images one RunBatch may hold; more than 1 needs a
+	// model whose batch dimension is dynamic, and otherwise stays 1
+	// (Session.BatchNote says why). 0 or 1: one image per run.
+	MaxBatch int
 	// OutputShapes are declared shapes, in output order, for outputs whose
 	// shape the model leaves dynamic. Without one, a float32 output's shape is
 	// found by running the model once; an fp16 output needs it declared,
@@ -85,6 +89,11 @@ type Session struct {
 	// OutputName and OutputShape are the first output's (single-output models).
 	OutputName  string
 	OutputShape []int64
+	// MaxBatch is how many images RunBatch takes (1 unless Options.MaxBatch
+	// asked for more and the model's batch dimension is dynamic);
+	// BatchNote says why a request for more was refused.
+	MaxBatch  int
+	BatchNote string
 
 	input     []float32 // what the caller writes: the tensor itself, or fp16 staging
 	in        ort.Value
@@ -93,6 +102,7 @@ type Session struct {
 	outData   [][]float32 // float32 views: the tensors themselves, or fp16 conversions
 	outData16 [][]uint16  // float16 output tensor memory (nil for float32 outputs)
 	sess      *ort.AdvancedSession
+	batch     *batch // MaxBatch > 1 only; sess is nil then
 }
 
 // Open loads modelPath. Init must have succeeded. Errors name the file and say
@@ -134,6 +144,7 @@ func Open(modelPath string, opts Options) (*Session, error) {
 	}
 	s.InputName, s.InputFP16 = in.Name, in.DataType == ort.TensorElementDataTypeFloat16
 	s.InputW, s.InputH = int(d[3]), int(d[2])
+	s.MaxBatch, s.BatchNote = batchSupport(d, opts.MaxBatch, modelPath, in.Name)
 	dynamicInput := d[2] <= 0 || d[3] <= 0
 	if dynamicInput {
 		w, h := opts.InputW, opts.InputH
@@ -163,7 +174,11 @@ func Open(modelPath string, opts Options) (*Session, error) {
 		return nil, fmt.Errorf("model file %s: %w", modelPath, err)
 	}
 	s.OutputName, s.OutputShape = s.Outputs[0].Name, s.Outputs[0].Shape
-	if err := s.allocate(); err != nil {
+	alloc := s.allocate
+	if s.MaxBatch > 1 {
+		alloc = s.allocateBatch
+	}
+	if err := alloc(); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -177,8 +192,13 @@ func Open(modelPath string, opts Options) (*Session, error) {
 	for i, o := range s.Outputs {
 		names[i] = o.Name
 	}
-	s.sess, err = ort.NewAdvancedSession(modelPath, []string{s.InputName}, names,
-		[]ort.Value{s.in}, s.outs, so)
+	if s.batch != nil {
+		// Tensors are bound per run (one view per batch size).
+		s.batch.dyn, err = ort.NewDynamicAdvancedSession(modelPath, []string{s.InputName}, names, so)
+	} else {
+		s.sess, err = ort.NewAdvancedSession(modelPath, []string{s.InputName}, names,
+			[]ort.Value{s.in}, s.outs, so)
+	}
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("model file %s: cannot create session: %v", modelPath, err)
@@ -341,6 +361,9 @@ func (s *Session) OutputData() [][]float32 { return s.outData }
 
 // Run executes the model on Input, writing the outputs.
 func (s *Session) Run() error {
+	if s.batch != nil {
+		return s.RunBatch(1)
+	}
 	if s.InputFP16 {
 		floatsToHalves(s.in16, s.input)
 	}
@@ -357,6 +380,12 @@ func (s *Session) Run() error {
 
 // Close releases the session and tensors; the Session is unusable afterwards.
 func (s *Session) Close() {
+	if s.batch != nil {
+		// The views below are the batch's; destroy each once.
+		s.batch.close()
+		s.batch, s.in, s.outs = nil, nil, nil
+		defer returnFreedMemory()
+	}
 	if s.sess != nil {
 		s.sess.Destroy()
 		s.sess = nil
