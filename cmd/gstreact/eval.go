@@ -111,7 +111,11 @@ func fmtList(v []float64) []string {
 }
 
 // runEval is `gstreact eval`: the deterministic accuracy harness.
-func runEval(ctx context.Context, args []string) error {
+func runEval(ctx context.Context, args []string) error { return runEvalTo(ctx, args, evalStdout) }
+
+// runEvalTo is runEval writing its results to stdout (gstreact tune reads
+// eval's JSON from a buffer, so both commands score with the same code).
+func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(evalStderr)
 	fs.Usage = func() {
@@ -134,6 +138,7 @@ func runEval(ctx context.Context, args []string) error {
 	fs.Var(refFlag, "reference", "score against gt (gt/gt.txt, person class) or cloud (the cloud model on every frame at latency 0: agreement with it, not truth); gt,cloud scores both and prints their rank correlation (default: gt where gt/gt.txt exists, else cloud)")
 	classFlag := newList()
 	fs.Var(classFlag, "classes", "classes the cloud reference scores: COCO names or ids, comma-separated (default: every class both models predict)")
+	duration := fs.Duration("duration", 0, "replay only the first DURATION of each sequence or video (e.g. 60s; 0 = all of it)")
 	loop := fs.Int("loop", 0, "0: play each sequence once (real motion: the evidence); N: replay at least N frames, a shorter sequence extended by ping-pong playback (1..n..2..1..), each frame keeping its ground truth (a smoke test for short clips; every output row says playback ping-pong)")
 	kFlag := newList("5")
 	fs.Var(kFlag, "k", "edge detector every k-th frame (the tracker in between); list")
@@ -163,6 +168,7 @@ func runEval(ctx context.Context, args []string) error {
 	maxInflight := fs.Int("max-inflight", offload.DefaultMaxInflight, "cloud requests outstanding at once, as reactcloud's max-inflight; a frame due while that many wait is skipped; 0 = no limit")
 	anchorIoU := fs.Float64("anchor-iou", 0, "reactcloud's anchor-iou: a reply box overlapping a live track's box on the reply's frame by at least this IoU rides along that track instead of being tracked (fused mode only; 0 = track every reply box, the default)")
 	coastDecay := fs.Float64("coast-decay", fusion.Decimal(tracker.DefaultConfig().CoastDecay), "live tracker (reacttrack's coast-decay): a lost box moves on and its score is multiplied by this each frame; 0 = drop lost boxes at once, the tracker before coasting")
+	changeThreshold := fs.Float64("change-threshold", offload.DefaultChangeThreshold, "reactcloud's change-threshold: also send a frame whose thumbnail differs from the last sent one by this much, 0..1; 0 = only every m-th frame")
 	maxJump := fs.Int("max-jump", offload.DefaultMaxJump, "frames the fast-forward tracker moves in one step while catching up, 1..64")
 	cacheDir := fs.String("cache-dir", "", "detector output cache (default <gst-react cache>/eval, e.g. ~/.cache/gst-react/eval)")
 	noCache := fs.Bool("no-cache", false, "neither read nor write the detector output cache")
@@ -182,6 +188,9 @@ func runEval(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--format %q: want table, csv or json", *format)
 	}
+	if *duration < 0 {
+		return fmt.Errorf("--duration %v must not be negative", *duration)
+	}
 	if *loop < 0 {
 		return fmt.Errorf("--loop %d must be >= 0", *loop)
 	}
@@ -190,6 +199,9 @@ func runEval(ctx context.Context, args []string) error {
 	}
 	if !(*anchorIoU >= 0 && *anchorIoU <= 1) {
 		return fmt.Errorf("--anchor-iou %v must be in [0, 1] (0: track every reply box)", *anchorIoU)
+	}
+	if !(*changeThreshold >= 0 && *changeThreshold <= 1) {
+		return fmt.Errorf("--change-threshold %v must be in [0, 1] (0 = no scene-change offloads)", *changeThreshold)
 	}
 	if *maxJump < 1 || *maxJump > 64 || *maxInflight < 0 || *maxInflight > 64 {
 		return fmt.Errorf("--max-jump must be 1..64 and --max-inflight 0..64")
@@ -287,6 +299,9 @@ func runEval(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, s := range seqs {
+		s.LimitDuration(*duration)
+	}
 	// The references of each sequence, checked before any detector runs.
 	refs := make([][]eval.Reference, len(seqs))
 	for i, s := range seqs {
@@ -330,6 +345,7 @@ func runEval(ctx context.Context, args []string) error {
 
 	opts := eval.DefaultOptions()
 	opts.Cloud.MaxInflight, opts.Cloud.MaxJump = *maxInflight, *maxJump
+	opts.Cloud.ChangeThreshold = *changeThreshold
 	opts.Cloud.AnchorIoU = float32(*anchorIoU)
 	opts.Tracker.CoastDecay, opts.Tracker.NoCoast = float32(*coastDecay), *coastDecay == 0
 	opts.Jobs = *jobs
@@ -348,8 +364,8 @@ func runEval(ctx context.Context, args []string) error {
 	fmt.Fprintf(&notes, "gstreact eval: REACT replay on a simulated clock; edge %s (score >= %g) every k-th frame + tracker, cloud %s (score >= %g) every m-th frame, used ceil(latency x fps) frames later after fast-forwarding\n",
 		filepath.Base(edgePath), *edgeThr, filepath.Base(cloudPath), *cloudThr)
 	fmt.Fprintf(&notes, "references (column ref): gt = the person class against MOT ground truth (eval=1 rows count; other rows are ignore regions); cloud = the cloud model on every frame at latency 0, every box of the scored classes a truth: %s; table in %%, CSV/JSON in fractions\n", eval.CloudReferenceNote)
-	fmt.Fprintf(&notes, "cost per second of video (columns det, req, kbit): edge detector runs, cloud requests (every m-th frame and scene changes, as reactcloud sends them) and uplink in kbit/s, from the JPEG requests reactcloud's encoder makes of the sent frames (quality %d, at most %d columns)\n",
-		opts.Uplink.JPEGQuality, opts.Uplink.JPEGMaxWidth)
+	fmt.Fprintf(&notes, "cost per second of video (columns det, req, kbit): edge detector runs, cloud requests (every m-th frame and scene changes at change-threshold %g, as reactcloud sends them) and uplink in kbit/s, from the JPEG requests reactcloud's encoder makes of the sent frames (quality %d, at most %d columns)\n",
+		opts.Cloud.ChangeThreshold, opts.Uplink.JPEGQuality, opts.Uplink.JPEGMaxWidth)
 	var results []eval.Result
 	for i, s := range seqs {
 		note := eval.LoopNote(s, orders[i])
@@ -433,7 +449,7 @@ func runEval(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	if _, err := evalStdout.Write(out.Bytes()); err != nil {
+	if _, err := stdout.Write(out.Bytes()); err != nil {
 		return err
 	}
 	write := func(path string, fn func(io.Writer) error) error {

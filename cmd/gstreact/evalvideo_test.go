@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +109,50 @@ func TestEvalVideo(t *testing.T) {
 			t.Errorf("gstreact eval %v: %v, want an error saying %q\n%s", c.args, err, c.want, stderr)
 		}
 	}
+	// gstreact tune on the same clip and cache: the chosen point is inside
+	// the budget, nothing inside beats it, and eval at its k, m and latency
+	// reproduces its score.
+	var tuneOut, tuneErr bytes.Buffer
+	tuneStdout, tuneStderr = &tuneOut, &tuneErr
+	defer func() { tuneStdout, tuneStderr = os.Stdout, os.Stderr }()
+	tuneArgs := []string{"--input", clip, "--k", "1,2", "--m", "2,4", "--latency", "0", "--cache-dir", cache}
+	if err := runTune(context.Background(), append(tuneArgs, "--max-edge-fps", "20", "--format", "json")); err != nil {
+		t.Fatalf("tune: %v\n%s", err, &tuneErr)
+	}
+	var rep tuneReport
+	if err := json.Unmarshal(tuneOut.Bytes(), &rep); err != nil {
+		t.Fatalf("tune JSON: %v\n%s", err, &tuneOut)
+	}
+	c := rep.Chosen
+	if len(rep.Candidates) != 2*2*2 || c.K != 2 || !c.InBudget || c.EdgeDetectPerS != 15 || rep.Reference != "cloud" {
+		t.Fatalf("tune chose %+v among %d", c, len(rep.Candidates))
+	}
+	for _, o := range rep.Candidates {
+		if o.InBudget && o.MAP50 > c.MAP50 {
+			t.Fatalf("%+v is in the budget and beats the chosen %+v", o, c)
+		}
+	}
+	stdout, stderr = captureEval(t)
+	if err := runEval(context.Background(), []string{"--sequence", clip, "--k", "2", "--m", strconv.Itoa(c.M), "--latency", "0",
+		"--change-threshold", strconv.FormatFloat(c.ChangeThreshold, 'g', -1, 64), "--format", "json", "--cache-dir", cache}); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rs); err != nil || len(rs) != 1 || math.Abs(rs[0].Fused.MAP50-c.MAP50) > 0.005 {
+		t.Fatalf("eval at the chosen point: %v %s; tune said %v", err, stdout, c.MAP50)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--max-edge-fps", "1"}, "the cheapest is k=2"},
+		{[]string{"--m", "8,16"}, "not more than the largest m=16"},
+	} {
+		tuneErr.Reset()
+		if err := runTune(context.Background(), append(append([]string(nil), tuneArgs...), c.args...)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("tune %v: %v, want an error saying %q", c.args, err, c.want)
+		}
+	}
+
 	ents, _ := os.ReadDir(filepath.Join(cache, "frames"))
 	if len(ents) != 1 {
 		t.Fatalf("the frame cache holds %d entries, want the one video", len(ents))

@@ -42,6 +42,7 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.NATS, "nats", "", "NATS server of the cloud workers, e.g. nats://cloud:4222 (default: start an embedded server and an in-process worker, shared by all inputs)")
 	fs.BoolVar(&o.NoCloud, "no-cloud", false, "edge only: detector and tracker, no cloud offload")
 	fs.IntVar(&o.CloudInterval, "cloud-interval", 0, "send every Nth frame to the cloud, REACT's m (default 30)")
+	changeThreshold := fs.Float64("change-threshold", -1, "also send a frame to the cloud when the scene changes by this much, 0..1 (0: only every --cloud-interval-th frame; default: reactcloud's 0.1)")
 	fs.Var(ids, "stream-id", "name of each stream on the wire, one per --input (comma list or repeated; default stream0 for one input, cam0, cam1, … for several)")
 	fs.StringVar(&o.CloudModel, "cloud-model", "", "in-process worker's ONNX model file or manifest name (default: yolox_nano_736x1280)")
 	fs.DurationVar(&o.WorkerLatency, "worker-latency", 0, "extra delay of each in-process worker reply, to show a distant cloud (e.g. 500ms)")
@@ -67,6 +68,12 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		*m = p
+	}
+	if *changeThreshold >= 0 {
+		if *changeThreshold > 1 {
+			return fmt.Errorf("--change-threshold %v must be in [0, 1]", *changeThreshold)
+		}
+		o.ChangeThreshold = changeThreshold
 	}
 	if o.NoCloud && o.NATS != "" {
 		return fmt.Errorf("--no-cloud and --nats contradict each other: pick one")

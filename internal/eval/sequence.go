@@ -7,11 +7,13 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gst-react/gst-react/internal/frame"
 	"github.com/gst-react/gst-react/internal/mot"
@@ -186,6 +188,18 @@ func LoadSequence(dir string) (*Sequence, error) {
 		return nil, fmt.Errorf("sequence %s: %w", dir, err)
 	}
 	return s, nil
+}
+
+// LimitDuration keeps only the frames of the first d of the sequence
+// (ceil(d × fps) frames, at least one); d <= 0 keeps them all.
+func (s *Sequence) LimitDuration(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	n := max(1, int(math.Ceil(d.Seconds()*s.FPS-1e-9)))
+	if n < len(s.Frames) {
+		s.Frames = s.Frames[:n]
+	}
 }
 
 // readINI reads key=value lines (keys lower-cased, sections ignored).

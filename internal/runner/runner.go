@@ -53,6 +53,9 @@ type Options struct {
 	NATS string
 	// CloudInterval is REACT's m, frames between offloads (0: element default 30).
 	CloudInterval int
+	// ChangeThreshold is reactcloud's scene-change threshold (nil: element
+	// default 0.1; 0: only every CloudInterval-th frame).
+	ChangeThreshold *float64
 	// StreamID names this stream on the wire ("" = element default).
 	StreamID string
 	// CloudModel is the in-process worker's model ("" = the manifest's cloud model).
@@ -199,6 +202,9 @@ func Description(o Options) (string, launch.Input, launch.Output, error) {
 		}
 		if o.CloudInterval > 0 {
 			cloud = append(cloud, fmt.Sprintf("interval=%d", o.CloudInterval))
+		}
+		if o.ChangeThreshold != nil {
+			cloud = append(cloud, fmt.Sprintf("change-threshold=%g", *o.ChangeThreshold))
 		}
 		if o.StreamID != "" {
 			cloud = append(cloud, "stream-id="+launch.Quote(o.StreamID))
