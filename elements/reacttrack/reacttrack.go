@@ -54,15 +54,20 @@ var props = shell.Props[settings]{
 			"A box the tracker loses moves on with its velocity and its score is multiplied by this every frame until tracking holds again or the score is below 0.05 (0 = drop lost boxes at once)",
 			0, 0.99, fusion.Decimal(defaults.CoastDecay), shell.ReadWriteReady),
 			func(s *settings) any { return s.coastDecay }, func(s *settings, v any) { s.coastDecay = v.(float64) }),
+		shell.P(glib.NewBoolParam("follow-scale", "Follow scale",
+			"Let boxes grow and shrink with the tracked points (Median Flow's zoom); off: boxes keep their size between detections and only their centre moves, which measured better on walking people",
+			defaults.FollowScale, shell.ReadWriteReady),
+			func(s *settings) any { return s.followScale }, func(s *settings, v any) { s.followScale = v.(bool) }),
 	}}
 
 type settings struct {
-	scale      uint
-	gridSize   uint
-	levels     uint
-	maxFB      float64
-	matchIoU   float64
-	coastDecay float64
+	scale       uint
+	gridSize    uint
+	levels      uint
+	maxFB       float64
+	matchIoU    float64
+	coastDecay  float64
+	followScale bool
 }
 
 type streaming struct {
@@ -98,7 +103,7 @@ func defaultSettings() settings {
 	return settings{
 		gridSize: uint(defaults.GridSize), levels: uint(defaults.Levels),
 		maxFB: float64(defaults.MaxFBError), matchIoU: float64(defaults.MatchIoU),
-		coastDecay: fusion.Decimal(defaults.CoastDecay),
+		coastDecay: fusion.Decimal(defaults.CoastDecay), followScale: defaults.FollowScale,
 	}
 }
 
@@ -129,6 +134,7 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	cfg.GridSize, cfg.Levels = int(s.gridSize), int(s.levels)
 	cfg.MaxFBError, cfg.MatchIoU = float32(s.maxFB), float32(s.matchIoU)
 	cfg.CoastDecay, cfg.NoCoast = float32(s.coastDecay), s.coastDecay == 0
+	cfg.FollowScale = s.followScale
 	e.state = streaming{tracks: tracker.NewTracks(cfg), scale: int(s.scale), levels: int(s.levels),
 		labels: gstvideo.NewLabels(labels.COCO())}
 	return true

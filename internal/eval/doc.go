@@ -17,7 +17,7 @@
 //     frame t with t mod m = 0 is sent; the cloud detector's boxes for t are
 //     delivered on frame t + DelayFrames(latency, fps) = t + ceil(latency × fps).
 //     Delivery seeds an offload.Follower on frame t's pyramid and steps it to
-//     the delivery frame in jumps of at most MaxJump (4) frames, as the
+//     the delivery frame in jumps of at most MaxJump (2) frames, as the
 //     engine's fast-forward goroutine catches up over its ring; afterwards it
 //     follows frame by frame until the next reply replaces it. The engine's
 //     other rules apply too: at most MaxInflight (2) requests outstanding

@@ -62,7 +62,7 @@ type CloudConfig struct {
 	// GridSize 6).
 	Tracker tracker.Config
 	// MaxJump: the fast-forward catches up in steps of at most this many
-	// frames (offload default 4).
+	// frames (offload default 2).
 	MaxJump int
 	// MaxCloudAge: stop following a reply this many frames after its frame
 	// (offload default 150; 0 = until lost).

@@ -61,7 +61,7 @@ func TestMedianFlowRecoversScale(t *testing.T) {
 	const cx, cy = 160.0, 120.0
 	prev := shifted(tex, 0, 0)
 	box := detection.Rect{X1: 120, Y1: 60, X2: 200, Y2: 180}
-	m := NewMedianFlow(Config{})
+	m := NewMedianFlow(Config{FollowScale: true})
 	for _, s := range []float64{1.1, 1 / 1.1, 1.05} {
 		cur := pyr(render(imgW, imgH, func(x, y float64) float64 {
 			return tex.at(cx+(x-cx)/s, cy+(y-cy)/s) // content magnified by s about (cx, cy)
@@ -79,6 +79,24 @@ func TestMedianFlowRecoversScale(t *testing.T) {
 			t.Errorf("scale %.3f: centre moved: %v", s, got)
 		}
 		t.Logf("scale %.4f: got %.4f, box %v", s, gs, got)
+	}
+}
+
+// TestMedianFlowKeepsSizeByDefault: without FollowScale a zoom moves
+// nothing: the box keeps its size and its centre (the zoom is about it).
+func TestMedianFlowKeepsSizeByDefault(t *testing.T) {
+	tex := noise{seed: 3}
+	const cx, cy = 160.0, 120.0
+	prev := shifted(tex, 0, 0)
+	box := detection.Rect{X1: 120, Y1: 60, X2: 200, Y2: 180}
+	cur := pyr(render(imgW, imgH, func(x, y float64) float64 { return tex.at(cx+(x-cx)/1.1, cy+(y-cy)/1.1) }), 3)
+	m := NewMedianFlow(Config{})
+	got, ok := m.Track(prev, cur, box)
+	if !ok {
+		t.Fatalf("lost: %+v", m.LastStats())
+	}
+	if !near(got.W(), box.W(), 1e-3) || !near(got.H(), box.H(), 1e-3) || !near(got.X1, box.X1, 1.5) || !near(got.Y1, box.Y1, 1.5) {
+		t.Errorf("got %v, want the box unchanged %v", got, box)
 	}
 }
 

@@ -195,7 +195,7 @@ func TestTracksCoastWithVelocity(t *testing.T) {
 		t.Fatalf("lost frame: %d tracks, want the track coasting", len(out))
 	}
 	dx, dy := out[0].Box.X1-last.X1, out[0].Box.Y1-last.Y1
-	if math.Abs(float64(dx)-3) > 0.5 || math.Abs(float64(dy)-1) > 0.5 || out[0].Box.W() != last.W() {
+	if math.Abs(float64(dx)-3) > 0.5 || math.Abs(float64(dy)-1) > 0.5 || math.Abs(float64(out[0].Box.W()-last.W())) > 1e-3 {
 		t.Errorf("coasted by (%.2f, %.2f) px, size %v -> %v; want about (3, 1), same size", dx, dy, last, out[0].Box)
 	}
 }
