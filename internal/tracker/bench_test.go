@@ -19,7 +19,7 @@ func BenchmarkMedianFlowPerObject(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		cfg  Config
-	}{{"default", Config{}}, {"noNCC", Config{NoNCC: true}}} {
+	}{{"default", Config{}}, {"followScale", Config{FollowScale: true}}, {"noNCC", Config{NoNCC: true}}} {
 		b.Run(c.name, func(b *testing.B) {
 			m := NewMedianFlow(c.cfg)
 			b.ReportAllocs()
