@@ -173,6 +173,7 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	cacheDir := fs.String("cache-dir", "", "detector output cache (default <gst-react cache>/eval, e.g. ~/.cache/gst-react/eval)")
 	noCache := fs.Bool("no-cache", false, "neither read nor write the detector output cache")
 	jobs := fs.Int("jobs", runtime.NumCPU(), "replays run at once (results do not depend on it)")
+	policyFlags := addEvalPolicyFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -193,6 +194,10 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *loop < 0 {
 		return fmt.Errorf("--loop %d must be >= 0", *loop)
+	}
+	runFixed, runAdaptive, adaptive, policyErr := policyFlags.parse()
+	if policyErr != nil {
+		return policyErr
 	}
 	if !(*coastDecay >= 0 && *coastDecay < 1) {
 		return fmt.Errorf("--coast-decay %v must be in [0, 1) (0: drop lost boxes at once)", *coastDecay)
@@ -353,7 +358,12 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	orders := make([][]int, len(seqs))
 	for i, s := range seqs {
 		orders[i] = eval.PingPong(len(s.Frames), *loop)
-		total += grid.Units(s.FPS) * len(refs[i])
+		if runFixed {
+			total += grid.Units(s.FPS) * len(refs[i])
+		}
+		if runAdaptive {
+			total += grid.AdaptiveUnits() * len(refs[i])
+		}
 	}
 	prog := eval.NewProgress(evalStderr, tty, total)
 	opts.Progress = prog
@@ -401,11 +411,20 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(&notes, "%s\n", src)
 		for _, r := range refs[i] {
 			opts.Reference = r
-			rs, err := eval.Sweep(ctx, p, orders[i], grid, opts)
-			if err != nil {
-				return err
+			if runFixed {
+				rs, err := eval.Sweep(ctx, p, orders[i], grid, opts)
+				if err != nil {
+					return err
+				}
+				results = append(results, rs...)
 			}
-			results = append(results, rs...)
+			if runAdaptive {
+				rs, err := eval.SweepAdaptive(ctx, p, orders[i], grid, opts, adaptive)
+				if err != nil {
+					return err
+				}
+				results = append(results, rs...)
+			}
 		}
 	}
 	prog.Finish()
@@ -413,7 +432,7 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	// like the ground truth does: the question behind tuning on unlabelled
 	// footage.
 	var agreement bytes.Buffer
-	for _, a := range eval.RankAgreement(results) {
+	for _, a := range eval.RankAgreement(fixedRows(results)) {
 		fmt.Fprintf(&agreement, "%s: Spearman rank correlation of fused mAP@0.5, reference %s vs %s, over %d configurations: %.3f\n",
 			a.Sequence, a.A, a.B, a.Points, a.Spearman)
 	}
@@ -429,7 +448,7 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 		if len(grid.Fusion) > 1 {
 			fmt.Fprintf(&out, "\nFusion settings ranked by mean fused mAP@0.5 (%%) over %d grid points each; gain = fused minus the better of edge-only and cloud-only; wins = points where fused beats both:\n",
 				len(results)/len(grid.Fusion))
-			if err := eval.WriteRanking(&out, eval.RankFusion(results), 10); err != nil {
+			if err := eval.WriteRanking(&out, eval.RankFusion(fixedRows(results)), 10); err != nil {
 				return err
 			}
 		} else {
@@ -472,7 +491,7 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := write(*jsonPath, func(w io.Writer) error { return eval.WriteJSON(w, results) }); err != nil {
 		return err
 	}
-	return write(*plotPath, func(w io.Writer) error { return eval.WritePlot(w, results) })
+	return write(*plotPath, func(w io.Writer) error { return eval.WritePlot(w, fixedRows(results)) })
 }
 
 func orNone(s string) string {

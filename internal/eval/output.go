@@ -17,7 +17,7 @@ import (
 //	 "reference": "gt", "classes": "0",
 //	 "iou_threshold": 0.5, "decay": 0.85, "min_score": 0.2,
 //	 "edge_detect_per_s": 6, "cloud_requests_per_s": 1, "uplink_kbps": 1228.4,
-//	 "scene_change_requests": 0,
+//	 "scene_change_requests": 0, "policy": "fixed",
 //	 "edge_only": {"map50": 0.29, "map50_95": 0.14},
 //	 "cloud_only": {...}, "fused": {...}}
 //
@@ -41,7 +41,7 @@ func WriteJSON(w io.Writer, results []Result) error {
 var CSVHeader = []string{"sequence", "k", "m", "latency_ms", "delay_frames", "frames", "playback",
 	"reference", "classes", "iou_threshold", "decay", "min_score",
 	"edge_map50", "edge_map50_95", "cloud_map50", "cloud_map50_95", "fused_map50", "fused_map50_95",
-	"edge_detect_per_s", "cloud_requests_per_s", "uplink_kbps", "scene_change_requests"}
+	"edge_detect_per_s", "cloud_requests_per_s", "uplink_kbps", "scene_change_requests", "policy"}
 
 // WriteCSV writes a header and one row per result; scores are fractions.
 func WriteCSV(w io.Writer, results []Result) error {
@@ -56,13 +56,31 @@ func WriteCSV(w io.Writer, results []Result) error {
 			r.Reference, r.Classes, f(r.IoUThreshold), f(r.Decay), f(r.MinScore),
 			f(r.EdgeOnly.MAP50), f(r.EdgeOnly.MAP5095), f(r.CloudOnly.MAP50), f(r.CloudOnly.MAP5095),
 			f(r.Fused.MAP50), f(r.Fused.MAP5095),
-			f(r.EdgeDetectPerS), f(r.CloudRequestsPerS), f(r.UplinkKbps), strconv.Itoa(r.SceneChangeRequests)}
+			f(r.EdgeDetectPerS), f(r.CloudRequestsPerS), f(r.UplinkKbps), strconv.Itoa(r.SceneChangeRequests), r.policy()}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// policy is r.Policy, fixed for rows written before policies existed.
+func (r *Result) policy() string {
+	if r.Policy == "" {
+		return PolicyFixed
+	}
+	return r.Policy
+}
+
+// hasAdaptive reports whether any result is an adaptive policy's.
+func hasAdaptive(results []Result) bool {
+	for i := range results {
+		if results[i].policy() != PolicyFixed {
+			return true
+		}
+	}
+	return false
 }
 
 // variesFusion reports whether the results hold more than one fusion setting.
@@ -96,6 +114,9 @@ func FormatLatency(ms float64) string {
 func WriteTable(w io.Writer, results []Result) error {
 	bw := bufio.NewWriter(w)
 	fusionCols := len(results) > 0 && variesFusion(results)
+	// Adaptive rows add a policy column; their k and m are the effective
+	// intervals (replayed frames per edge run and per request), rounded.
+	policyCol := hasAdaptive(results)
 	seqW := len("sequence")
 	for _, r := range results {
 		seqW = max(seqW, len(r.Sequence))
@@ -103,6 +124,10 @@ func WriteTable(w io.Writer, results []Result) error {
 	var head1, head2 strings.Builder
 	fmt.Fprintf(&head1, "%-*s %4s %4s %7s %6s %5s", seqW, "", "", "", "", "delay", "")
 	fmt.Fprintf(&head2, "%-*s %4s %4s %7s %6s %5s", seqW, "sequence", "k", "m", "latency", "frames", "ref")
+	if policyCol {
+		fmt.Fprintf(&head1, " %8s", "")
+		fmt.Fprintf(&head2, " %8s", "policy")
+	}
 	if fusionCols {
 		fmt.Fprintf(&head1, " %5s %5s %5s", "iou", "", "min")
 		fmt.Fprintf(&head2, " %5s %5s %5s", "thr", "decay", "score")
@@ -125,6 +150,9 @@ func WriteTable(w io.Writer, results []Result) error {
 		}
 		prev = block
 		fmt.Fprintf(bw, "%-*s %4d %4d %7s %6d %5s", seqW, r.Sequence, r.K, r.M, FormatLatency(r.LatencyMS), r.DelayFrames, r.Reference)
+		if policyCol {
+			fmt.Fprintf(bw, " %8s", r.policy())
+		}
 		if fusionCols {
 			fmt.Fprintf(bw, " %5g %5g %5g", r.IoUThreshold, r.Decay, r.MinScore)
 		}

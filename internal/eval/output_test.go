@@ -21,7 +21,7 @@ func fakeResults() []eval.Result {
 			for _, m := range []int{10, 30, 60} {
 				for li, lat := range []float64{0, 300} {
 					v := 0.2 + 0.01*float64(k) + 0.002*float64(m) - 0.05*float64(li) + 0.03*float64(si)
-					out = append(out, eval.Result{Sequence: seq, K: k, M: m, LatencyMS: lat, DelayFrames: int(lat * 30 / 1000),
+					out = append(out, eval.Result{Sequence: seq, Policy: eval.PolicyFixed, K: k, M: m, LatencyMS: lat, DelayFrames: int(lat * 30 / 1000),
 						Frames: 300, Playback: eval.PlayedOnce, Reference: eval.ReferenceGT, Classes: "0", FusionParams: fp,
 						Cost:      eval.Cost{EdgeDetectPerS: 30 / float64(k), CloudRequestsPerS: 30 / float64(m), UplinkKbps: 1200 / float64(m)},
 						EdgeOnly:  eval.Score{MAP50: 0.3, MAP5095: 0.15},
@@ -93,8 +93,17 @@ func checkJSONSchema(t *testing.T, data []byte, n int) {
 				t.Fatalf("object %d: cost %s %v is not a number >= 0", i, key, o[key])
 			}
 		}
-		if len(o) != 19 {
-			t.Fatalf("object %d has %d keys, want 19: %v", i, len(o), o)
+		// Adaptive rows add effective_k, effective_m and the reasons.
+		want := 20
+		switch o["policy"] {
+		case eval.PolicyFixed:
+		case eval.PolicyAdaptive:
+			want = 24
+		default:
+			t.Fatalf("object %d: policy %v, want %q or %q", i, o["policy"], eval.PolicyFixed, eval.PolicyAdaptive)
+		}
+		if len(o) != want {
+			t.Fatalf("object %d has %d keys, want %d: %v", i, len(o), want, o)
 		}
 	}
 }
@@ -122,7 +131,7 @@ func TestCSVAndTable(t *testing.T) {
 	if err := eval.WriteCSV(&buf, one); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := buf.String(), strings.Join(eval.CSVHeader, ",")+"\nseqA,5,30,300,9,300,ping-pong,cloud,0-79,0.5,0.85,0.2,0.25,0.125,0.5,0.25,0.625,0.375,6,1.1,1228.5,3\n"; got != want {
+	if got, want := buf.String(), strings.Join(eval.CSVHeader, ",")+"\nseqA,5,30,300,9,300,ping-pong,cloud,0-79,0.5,0.85,0.2,0.25,0.125,0.5,0.25,0.625,0.375,6,1.1,1228.5,3,fixed\n"; got != want {
 		t.Fatalf("CSV:\n%s\nwant\n%s", got, want)
 	}
 	buf.Reset()

@@ -147,86 +147,128 @@ type CloudSets struct {
 // the fast-forward is never late: the set for frame j is always carried to
 // frame j (the live MaxLag is moot).
 func CloudStream(ctx context.Context, p *Prepared, order []int, local [][]detection.Detection, m, delay int, cfg CloudConfig) (*CloudSets, error) {
-	n := len(order)
-	cs := &CloudSets{Sets: make([][]detection.Detection, n), Fresh: make([]bool, n), Origin: make([]int, n)}
-	maxJump := cfg.MaxJump
-	if maxJump <= 0 {
-		maxJump = offload.DefaultMaxJump
-	}
-	ring := cfg.ringFrames(p)
-	scene := newSceneTrigger(cfg)
-	ff := offload.NewCarrier(cfg.Tracker, cfg.AnchorIoU)
-	liveAt := func(i int) []detection.Detection {
-		if local == nil {
-			return nil
-		}
-		return local[i]
-	}
-	var (
-		pending   []int // origin frames of outstanding requests, in send order
-		active    bool
-		origin    int
-		at        int // frame the followed boxes are on
-		fusedFrom = -1
-	)
-	deliver := func(j int) {
-		for len(pending) > 0 && pending[0]+delay <= j {
-			t := pending[0]
-			pending = pending[1:]
-			// A newer reply replaces whatever was followed (engine: seed).
-			active = false
-			if j-t >= ring {
-				cs.Dropped++ // its frame is no longer in the ring
-				ff.Reset()
-				continue
-			}
-			src := order[t]
-			ff.Seed(p.Cloud[src], liveAt(t), &p.Pyr[src])
-			active, origin, at = true, t, t
-		}
-	}
-	for j := range n {
+	c := newCloudPath(p, order, local, delay, cfg)
+	for j := range len(order) {
 		if j%64 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		deliver(j) // replies that arrived since the last frame free their slot
-		pyr := &p.Pyr[order[j]]
-		if byInterval := j%m == 0; byInterval || scene.due(j, pyr) {
-			if cfg.MaxInflight <= 0 || len(pending) < cfg.MaxInflight {
-				pending = append(pending, j)
-				cs.Sent++
-				cs.SentFrames = append(cs.SentFrames, j)
-				if !byInterval {
-					cs.SceneChanges++
-				}
-				scene.sent(j, pyr)
-			} else {
-				cs.Skipped++
-			}
+		c.deliver(j) // replies that arrived since the last frame free their slot
+		if byInterval := j%m == 0; byInterval || c.scene.due(j, c.pyr(j)) {
+			c.send(j, !byInterval)
 		}
-		deliver(j) // a zero-latency reply is usable on its own frame
-		for active && at < j {
-			next := min(j, at+maxJump)
-			if cfg.MaxCloudAge > 0 && next-origin > cfg.MaxCloudAge {
-				active = false
-				ff.Reset()
-				break
-			}
-			ff.Step(liveAt(next), &p.Pyr[order[next]])
-			at = next
+		c.follow(j)
+	}
+	return c.cs, nil
+}
+
+// cloudPath is the cloud side of a replay, frame by frame: CloudStream
+// drives it on REACT's fixed schedule, PolicyReplay as a policy decides.
+type cloudPath struct {
+	p         *Prepared
+	order     []int
+	local     [][]detection.Detection
+	delay     int
+	cfg       CloudConfig
+	cs        *CloudSets
+	maxJump   int
+	ring      int
+	scene     *sceneTrigger
+	ff        *offload.Carrier
+	pending   []int // origin frames of outstanding requests, in send order
+	active    bool
+	origin    int
+	at        int // frame the followed boxes are on
+	fusedFrom int
+	replies   int // replies delivered (dropped ones included)
+}
+
+func newCloudPath(p *Prepared, order []int, local [][]detection.Detection, delay int, cfg CloudConfig) *cloudPath {
+	n := len(order)
+	maxJump := cfg.MaxJump
+	if maxJump <= 0 {
+		maxJump = offload.DefaultMaxJump
+	}
+	return &cloudPath{p: p, order: order, local: local, delay: delay, cfg: cfg,
+		cs:      &CloudSets{Sets: make([][]detection.Detection, n), Fresh: make([]bool, n), Origin: make([]int, n)},
+		maxJump: maxJump, ring: cfg.ringFrames(p), scene: newSceneTrigger(cfg),
+		ff: offload.NewCarrier(cfg.Tracker, cfg.AnchorIoU), fusedFrom: -1}
+}
+
+func (c *cloudPath) pyr(j int) *tracker.Pyramid { return &c.p.Pyr[c.order[j]] }
+
+func (c *cloudPath) liveAt(i int) []detection.Detection {
+	if c.local == nil {
+		return nil
+	}
+	return c.local[i]
+}
+
+// full reports whether MaxInflight requests are outstanding.
+func (c *cloudPath) full() bool {
+	return c.cfg.MaxInflight > 0 && len(c.pending) >= c.cfg.MaxInflight
+}
+
+// deliver hands over the replies due by frame j.
+func (c *cloudPath) deliver(j int) {
+	for len(c.pending) > 0 && c.pending[0]+c.delay <= j {
+		t := c.pending[0]
+		c.pending = c.pending[1:]
+		c.replies++
+		// A newer reply replaces whatever was followed (engine: seed).
+		c.active = false
+		if j-t >= c.ring {
+			c.cs.Dropped++ // its frame is no longer in the ring
+			c.ff.Reset()
+			continue
 		}
-		cs.Origin[j] = -1
-		if active {
-			cs.Sets[j] = clone(ff.Current())
-			cs.Origin[j] = origin
-			if len(cs.Sets[j]) > 0 && fusedFrom != origin {
-				cs.Fresh[j], fusedFrom = true, origin
-			}
+		src := c.order[t]
+		c.ff.Seed(c.p.Cloud[src], c.liveAt(t), &c.p.Pyr[src])
+		c.active, c.origin, c.at = true, t, t
+	}
+}
+
+// send offloads frame j unless MaxInflight requests wait (then it is
+// skipped, as the engine does); it reports whether the request went.
+func (c *cloudPath) send(j int, sceneChange bool) bool {
+	if c.full() {
+		c.cs.Skipped++
+		return false
+	}
+	c.pending = append(c.pending, j)
+	c.cs.Sent++
+	c.cs.SentFrames = append(c.cs.SentFrames, j)
+	if sceneChange {
+		c.cs.SceneChanges++
+	}
+	c.scene.sent(j, c.pyr(j))
+	return true
+}
+
+// follow delivers a zero-latency reply, carries the followed boxes to frame
+// j and records the frame's cloud set.
+func (c *cloudPath) follow(j int) {
+	c.deliver(j) // a zero-latency reply is usable on its own frame
+	for c.active && c.at < j {
+		next := min(j, c.at+c.maxJump)
+		if c.cfg.MaxCloudAge > 0 && next-c.origin > c.cfg.MaxCloudAge {
+			c.active = false
+			c.ff.Reset()
+			break
+		}
+		c.ff.Step(c.liveAt(next), c.pyr(next))
+		c.at = next
+	}
+	cs := c.cs
+	cs.Origin[j] = -1
+	if c.active {
+		cs.Sets[j] = clone(c.ff.Current())
+		cs.Origin[j] = c.origin
+		if len(cs.Sets[j]) > 0 && c.fusedFrom != c.origin {
+			cs.Fresh[j], c.fusedFrom = true, c.origin
 		}
 	}
-	return cs, nil
 }
 
 // Fuse runs the real fusion.Fuser over a replay: local (the edge path's

@@ -82,7 +82,10 @@ func (g Grid) Points() int { return len(g.K) * len(g.M) * len(g.Latencies) * len
 
 // Result is one grid point on one sequence. Scores are fractions in [0,1].
 type Result struct {
-	Sequence  string  `json:"sequence"`
+	Sequence string `json:"sequence"`
+	// Policy is PolicyFixed (REACT's k and m) or PolicyAdaptive, whose K
+	// and M are the effective intervals (see SweepAdaptive).
+	Policy    string  `json:"policy"`
 	K         int     `json:"k"`
 	M         int     `json:"m"`
 	LatencyMS float64 `json:"latency_ms"`
@@ -104,6 +107,12 @@ type Result struct {
 	EdgeOnly  Score `json:"edge_only"`
 	CloudOnly Score `json:"cloud_only"`
 	Fused     Score `json:"fused"`
+	// Adaptive rows: the unrounded effective intervals and the decisions
+	// by reason.
+	EffectiveK     float64        `json:"effective_k,omitempty"`
+	EffectiveM     float64        `json:"effective_m,omitempty"`
+	DetectReasons  map[string]int `json:"detect_reasons,omitempty"`
+	OffloadReasons map[string]int `json:"offload_reasons,omitempty"`
 }
 
 // Playback values of Result.
@@ -232,7 +241,7 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 				li, ci := slices.Index(ks, k), slices.Index(cks, cloudKey{m, d})
 				for _, fp := range g.Fusion {
 					results = append(results, Result{
-						Sequence: name, K: k, M: m, LatencyMS: float64(l) / float64(time.Millisecond),
+						Sequence: name, Policy: PolicyFixed, K: k, M: m, LatencyMS: float64(l) / float64(time.Millisecond),
 						DelayFrames: d, Frames: len(order), Playback: playback, FusionParams: fp,
 						Reference: o.Reference.kind(), Classes: FormatClasses(o.Reference.ScoredClasses()),
 						EdgeOnly: localScore[li], CloudOnly: cloudScore[ci],
