@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gst-react/gst-react/internal/eval"
 )
@@ -116,6 +117,9 @@ func runTune(ctx context.Context, args []string) error {
 	changes, err := changeFlag.floats("change-threshold", 0, 1, false)
 	if err != nil {
 		return err
+	}
+	if strings.Contains(*input, "://") {
+		return fmt.Errorf("--input %s: live inputs are not supported yet; record a clip first, e.g. gst-launch-1.0 -e rtspsrc location=URL ! rtph264depay ! h264parse ! mp4mux ! filesink location=clip.mp4, then tune on clip.mp4", *input)
 	}
 	if st, err := os.Stat(*input); err != nil {
 		return fmt.Errorf("--input: %w", err)
