@@ -261,8 +261,14 @@ func TestDeployFilesUseExistingFlags(t *testing.T) {
 	}
 	check("compose.yaml worker", c[w:e], "cloudworker")
 	check("compose.yaml edge", c[e:], "run")
-	if _, err := os.Stat(filepath.Join(root, "pipelines", "nats-compose.conf")); err != nil {
-		t.Errorf("compose.yaml mounts pipelines/nats-compose.conf: %v", err)
+	mounts := regexp.MustCompile(`\./pipelines/([a-z0-9-]+\.conf)`).FindAllStringSubmatch(c, -1)
+	if len(mounts) == 0 {
+		t.Error("compose.yaml mounts no NATS config from pipelines/")
+	}
+	for _, m := range mounts {
+		if _, err := os.Stat(filepath.Join(root, "pipelines", m[1])); err != nil {
+			t.Errorf("compose.yaml mounts pipelines/%s: %v", m[1], err)
+		}
 	}
 }
 

@@ -40,6 +40,10 @@ type Config struct {
 	// react.detections.> or the subject itself when it is elsewhere).
 	JetStream       bool   // jetstream
 	JetStreamStream string // jetstream-stream
+	// JetStreamReplicas is how many cluster nodes keep the stream when the
+	// publisher creates it: 3 in a 3-node cluster lets it survive the loss
+	// of a node. 0 or 1: one copy. An existing stream is used as it is.
+	JetStreamReplicas int
 	// MaxPending bounds the records waiting to be published (queued or
 	// awaiting their ack); a record offered beyond it, or beyond
 	// MaxPendingBytes of record text, is dropped and counted.
@@ -98,6 +102,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("jetstream-stream %q must be 1..255 printable characters without spaces, '.', '*', '>', '/' or '\\' (e.g. %q)", c.JetStreamStream, DefaultJetStreamStream)
 	}
 	switch {
+	case c.JetStreamReplicas < 0 || c.JetStreamReplicas > 5:
+		return fmt.Errorf("jetstream replicas %d must be in 0..5 (JetStream's limit; 0 = 1)", c.JetStreamReplicas)
 	case c.MaxPending < 1 || c.MaxPending > 1000000:
 		return fmt.Errorf("max-pending %d must be in 1..1000000 records", c.MaxPending)
 	case c.MaxPendingBytes < 1024:

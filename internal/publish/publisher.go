@@ -388,7 +388,7 @@ func (p *Publisher) openNATS() (sink, error) {
 	if core {
 		return &coreSink{nc: nc, subject: subject, server: server}, nil
 	}
-	s, err := newJSSink(nc, subject, p.cfg.JetStreamStream, server)
+	s, err := newJSSink(nc, subject, p.cfg.JetStreamStream, server, p.cfg.JetStreamReplicas)
 	if err != nil {
 		nc.Close()
 		return nil, err

@@ -128,24 +128,25 @@ const jsAckTimeout = 5 * time.Second
 // record the server did store (its ack was lost) is recognised as a
 // duplicate and stored once.
 type jsSink struct {
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	subject string
-	stream  string
-	server  string
-	runID   string
-	ready   bool // the stream has been created or bound
-	futs    []jetstream.PubAckFuture
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	subject  string
+	stream   string
+	server   string
+	runID    string
+	replicas int  // of a stream this sink creates
+	ready    bool // the stream has been created or bound
+	futs     []jetstream.PubAckFuture
 }
 
-func newJSSink(nc *nats.Conn, subject, stream, server string) (*jsSink, error) {
+func newJSSink(nc *nats.Conn, subject, stream, server string, replicas int) (*jsSink, error) {
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(jsBatch),
 		jetstream.WithPublishAsyncTimeout(jsAckTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return &jsSink{nc: nc, js: js, subject: subject, stream: stream, server: server,
+	return &jsSink{nc: nc, js: js, subject: subject, stream: stream, server: server, replicas: max(1, replicas),
 		runID: nats.NewInbox()[len(nats.InboxPrefix):]}, nil
 }
 
@@ -181,6 +182,7 @@ func (s *jsSink) ensure(ctx context.Context) error {
 		Description: "gst-react per-frame detections (reactpublish)",
 		Subjects:    streamSubjects(s.subject),
 		Storage:     jetstream.FileStorage,
+		Replicas:    s.replicas,
 	})
 	if err == nil || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		return nil // created (or by someone else just now)
