@@ -167,6 +167,7 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	threads := fs.Int("threads", 0, "ONNX Runtime threads on a detector cache miss (0: all cores)")
 	maxInflight := fs.Int("max-inflight", offload.DefaultMaxInflight, "cloud requests outstanding at once, as reactcloud's max-inflight; a frame due while that many wait is skipped; 0 = no limit")
 	anchorIoU := fs.Float64("anchor-iou", 0, "reactcloud's anchor-iou: a reply box overlapping a live track's box on the reply's frame by at least this IoU rides along that track instead of being tracked (fused mode only; 0 = track every reply box, the default)")
+	followScale := fs.Bool("follow-scale", tracker.DefaultConfig().FollowScale, "both trackers (reacttrack's follow-scale): boxes grow and shrink with the tracked points (Median Flow's zoom) instead of keeping their size between detections")
 	coastDecay := fs.Float64("coast-decay", fusion.Decimal(tracker.DefaultConfig().CoastDecay), "live tracker (reacttrack's coast-decay): a lost box moves on and its score is multiplied by this each frame; 0 = drop lost boxes at once, the tracker before coasting")
 	changeThreshold := fs.Float64("change-threshold", offload.DefaultChangeThreshold, "reactcloud's change-threshold: also send a frame whose thumbnail differs from the last sent one by this much, 0..1; 0 = only every m-th frame")
 	maxJump := fs.Int("max-jump", offload.DefaultMaxJump, "frames the fast-forward tracker moves in one step while catching up, 1..64")
@@ -353,6 +354,7 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	opts.Cloud.ChangeThreshold = *changeThreshold
 	opts.Cloud.AnchorIoU = float32(*anchorIoU)
 	opts.Tracker.CoastDecay, opts.Tracker.NoCoast = float32(*coastDecay), *coastDecay == 0
+	opts.Tracker.FollowScale, opts.Cloud.Tracker.FollowScale = *followScale, *followScale
 	opts.Jobs = *jobs
 	total := 0
 	orders := make([][]int, len(seqs))
