@@ -40,7 +40,7 @@ func TestPropertiesReadBackWhatWasSet(t *testing.T) {
 			"jpeg-max-width": uint(960), "ring-frames": uint(90), "ring-bytes": uint64(96 << 20), "max-lag": uint(4),
 			"decay": 0.9, "min-score": 0.15, "iou-threshold": 0.45, "anchor-iou": 0.5}),
 		"reactpublish": withAuth(map[string]any{"location": "/tmp/out.jsonl", "server": "nats://10.0.0.1:4222", "subject": "tenant-a.out",
-			"stream-id": "cam-7", "jetstream": true, "jetstream-stream": "SITE_A", "max-pending": uint(99), "max-pending-bytes": uint64(8 << 20),
+			"stream-id": "cam-7", "jetstream": true, "jetstream-stream": "SITE_A", "jetstream-replicas": uint(3), "max-pending": uint(99), "max-pending-bytes": uint64(8 << 20),
 			"drain-timeout": uint(2500), "status-interval": uint(250), "every-frame": false}),
 	}
 	inherited := map[string]bool{"name": true, "parent": true, "qos": true}

@@ -50,6 +50,9 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&o.ReconnectMax, "reconnect-max", runner.DefaultReconnectMax, "longest wait between reconnection attempts (the wait doubles from 0.5 s)")
 	reconnect := fs.Bool("reconnect", true, "reconnect an RTSP or V4L2 input that drops (false: its end or failure ends the run)")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus text metrics at http://ADDR/metrics, e.g. 127.0.0.1:9100 (default off)")
+	fs.StringVar(&o.Publish, "publish", "", "also write reactpublish's records, one JSON line per frame per stream: to FILE.jsonl (several streams: {id} in the name, else the stream id is added), - for standard output, or nats://HOST:PORT[/SUBJECT] (default subject react.detections.<stream-id>)")
+	fs.BoolVar(&o.PublishJetStream, "jetstream", false, "with --publish nats://…, store the records in JetStream (stream REACT_DETECTIONS, created when missing; each record kept until acknowledged)")
+	fs.IntVar(&o.PublishReplicas, "jetstream-replicas", 0, "with --jetstream, replicas of the stream when it is created, e.g. 3 in a 3-node cluster (default 0: one copy)")
 	quiet := fs.Bool("quiet", false, "no status lines")
 	printPipeline := fs.Bool("print-pipeline", false, "print the gst-launch-1.0 description and exit")
 	if err := fs.Parse(args); err != nil {
@@ -74,6 +77,12 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--change-threshold %v must be in [0, 1]", *changeThreshold)
 		}
 		o.ChangeThreshold = changeThreshold
+	}
+	if o.PublishJetStream && o.Publish == "" {
+		return fmt.Errorf("--jetstream needs --publish nats://HOST:PORT[/SUBJECT]")
+	}
+	if o.PublishReplicas < 0 || o.PublishReplicas > 5 {
+		return fmt.Errorf("--jetstream-replicas %d must be in 0..5", o.PublishReplicas)
 	}
 	if o.NoCloud && o.NATS != "" {
 		return fmt.Errorf("--no-cloud and --nats contradict each other: pick one")
@@ -146,6 +155,9 @@ func printPipelines(stdout, stderr io.Writer, o runner.Options, streams []runner
 	for _, s := range streams {
 		so := o
 		so.Input, so.Output, so.StreamID = s.Input, s.Output, s.ID
+		if len(streams) > 1 {
+			so.Publish = runner.StreamPublishTarget(o.Publish, s.ID)
+		}
 		desc, _, out, err := runner.Description(so)
 		if err != nil {
 			return err

@@ -88,6 +88,16 @@ type Options struct {
 	// Notify, when set, is told of outages, recoveries, served URLs and the
 	// metrics address, from the run's goroutines.
 	Notify func(Event)
+
+	// Publish adds reactpublish after reactcloud: one JSON record per frame
+	// to a file (FILE.jsonl, "-" for standard output) or to NATS
+	// (nats://HOST:PORT[/SUBJECT]; the subject defaults to
+	// react.detections.<stream-id>). "" = off.
+	Publish string
+	// PublishJetStream stores the NATS records in JetStream, and
+	// PublishReplicas is the replicas of the stream it creates (0 = 1).
+	PublishJetStream bool
+	PublishReplicas  int
 }
 
 // Defaults of the reconnecting input.
@@ -210,6 +220,13 @@ func Description(o Options) (string, launch.Input, launch.Output, error) {
 			cloud = append(cloud, "stream-id="+launch.Quote(o.StreamID))
 		}
 		stages = append(stages, strings.Join(cloud, " "))
+	}
+	if o.Publish != "" {
+		pub, err := publishStage(o)
+		if err != nil {
+			return "", in, out, err
+		}
+		stages = append(stages, pub)
 	}
 	src := in.Source(o.TestFrames)
 	if reconnecting(o, in) {

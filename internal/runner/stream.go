@@ -107,6 +107,9 @@ func run(ctx context.Context, o Options, specs []Stream, single bool) ([]Summary
 		for i, sp := range specs {
 			so := o
 			so.Input, so.Output, so.StreamID = sp.Input, sp.Output, sp.ID
+			if !single {
+				so.Publish = StreamPublishTarget(o.Publish, sp.ID)
+			}
 			desc, in, out, err := Description(so)
 			id := sp.ID
 			if id == "" {
