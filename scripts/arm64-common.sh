@@ -7,7 +7,11 @@
 # version and can make apt hold back or replace amd64 packages, and this
 # machine's x86_64 build must never change because someone built for arm64.
 
-ARM64_CACHE=${GSTREACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gst-react}
+# ARM64_CACHE keeps the tooling apart from GSTREACT_CACHE where that is not
+# the user cache (the Dockerfile's /opt/gst-react goes into the image).
+# Exported: a script that runs another with GSTREACT_CACHE set to the arm64
+# device's cache must not move the tooling with it.
+export ARM64_CACHE=${ARM64_CACHE:-${GSTREACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gst-react}}
 ARM64_SYSROOT=${ARM64_SYSROOT:-$ARM64_CACHE/arm64-sysroot}
 # The private apt state (lists, .deb cache, an empty dpkg status) that fills the sysroot.
 ARM64_APT_DIR=${ARM64_APT_DIR:-$ARM64_CACHE/arm64-apt}
@@ -36,4 +40,19 @@ arm64_cross_env() {
   export PKG_CONFIG_SYSROOT_DIR=$ARM64_SYSROOT
   export PKG_CONFIG_LIBDIR=$ARM64_SYSROOT/usr/lib/$ARM64_TRIPLET/pkgconfig:$ARM64_SYSROOT/usr/share/pkgconfig
   unset PKG_CONFIG_PATH
+}
+
+# arm64_qemu_env exports what runs the arm64 binaries under qemu-user here:
+# the guest's dynamic linker and libraries come from the sysroot (qemu maps
+# absolute paths into QEMU_LD_PREFIX first), and GStreamer scans plugins in
+# process, since forking its arm64 gst-plugin-scanner would need binfmt_misc,
+# which containers often lack. $1: a directory for a fresh plugin registry.
+ARM64_QEMU=qemu-aarch64-static
+arm64_qemu_env() {
+  command -v "$ARM64_QEMU" >/dev/null || arm64_die "$ARM64_QEMU not found; run scripts/install-arm64-deps.sh --with-qemu"
+  export QEMU_LD_PREFIX=$ARM64_SYSROOT
+  export GST_REGISTRY_FORK=no
+  export GST_REGISTRY=$1/registry-arm64.bin
+  export GST_PLUGIN_SYSTEM_PATH_1_0=$ARM64_SYSROOT/usr/lib/$ARM64_TRIPLET/gstreamer-1.0
+  unset GST_PLUGIN_PATH GST_PLUGIN_PATH_1_0 GSTREACT_ORT_LIB
 }

@@ -5,7 +5,8 @@
 #   - an arm64 sysroot of extracted Debian packages (GStreamer dev files and
 #     the runtime plugins the smoke pipeline uses) in the user cache;
 #   - ONNX Runtime's arm64 library from the same npm package as the x64 one.
-# A second run changes nothing and needs no network (a few ms). Set
+# --ort-only: just the ONNX Runtime library (a native arm64 build needs no
+# cross tools). A second run changes nothing and needs no network (a few ms). Set
 # ARM64_SYSROOT_REFRESH=1 to rebuild the sysroot from the current archive.
 # The x86_64 packages on this machine are left as they are: no dpkg
 # architecture is added and no :arm64 package enters dpkg's database.
@@ -13,11 +14,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/arm64-common.sh
 
-WITH_QEMU=0
+WITH_QEMU=0 ORT_ONLY=0
 for a in "$@"; do
   case $a in
     --with-qemu) WITH_QEMU=1 ;;
-    *) arm64_die "unknown argument $a (usage: $0 [--with-qemu])" ;;
+    --ort-only) ORT_ONLY=1 ;;
+    *) arm64_die "unknown argument $a (usage: $0 [--with-qemu | --ort-only])" ;;
   esac
 done
 
@@ -174,10 +176,14 @@ install_ort() {
   arm64_log "onnxruntime: $ARM64_ORT_LIB installed (ONNX Runtime $ARM64_ORT_VERSION, aarch64)"
 }
 
-install_host_tools
 mkdir -p "$ARM64_CACHE"
 # One sysroot/ORT install at a time (two makes at once share the cache).
 exec 9>"$ARM64_CACHE/arm64-deps.lock"
 flock 9
+if [ "$ORT_ONLY" = 1 ]; then
+  install_ort
+  exit
+fi
+install_host_tools
 build_sysroot
 install_ort

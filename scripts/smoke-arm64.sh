@@ -31,27 +31,16 @@ done
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-
-# The guest's dynamic linker and libraries come from the sysroot (qemu maps
-# absolute paths into QEMU_LD_PREFIX first). GStreamer loads plugins in
-# process: forking its arm64 gst-plugin-scanner needs binfmt_misc, which
-# containers often lack. A fresh registry keeps the run hermetic.
-export QEMU_LD_PREFIX=$ARM64_SYSROOT
-export GST_REGISTRY_FORK=no
-export GST_REGISTRY=$work/registry-arm64.bin
-export GST_PLUGIN_SYSTEM_PATH_1_0=$ARM64_SYSROOT/usr/lib/$ARM64_TRIPLET/gstreamer-1.0
-unset GST_PLUGIN_PATH GST_PLUGIN_PATH_1_0 GSTREACT_ORT_LIB
 # The arm64 "device" has its own cache: the models plus the arm64 library at
 # the path `gstreact` looks for (install-arm64-deps.sh put it there).
 export GSTREACT_CACHE=$ARM64_CACHE/linux-arm64
-QEMU=qemu-aarch64-static
-
-guest() { timeout "$STEP_TIMEOUT" "$QEMU" "$@"; }
+arm64_qemu_env "$work"
+guest() { timeout "$STEP_TIMEOUT" "$ARM64_QEMU" "$@"; }
 
 step_start=$SECONDS
-setup_args=(--ort-lib "$ARM64_ORT_LIB")
+setup_args=()
 [ -n "${MODELS_FROM:-}" ] && setup_args+=(--models-from "$MODELS_FROM")
-guest "$ARM64_BUILD/gstreact" setup "${setup_args[@]}" >"$work/setup.log" 2>&1 || {
+timeout "$STEP_TIMEOUT" ./scripts/setup-arm64-cache.sh "$GSTREACT_CACHE" "${setup_args[@]}" >"$work/setup.log" 2>&1 || {
   cat "$work/setup.log" >&2
   arm64_die "gstreact setup under qemu failed (models and ONNX Runtime for the arm64 cache $GSTREACT_CACHE)"
 }
