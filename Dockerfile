@@ -2,24 +2,48 @@
 # gst-react images. Build from the repository root:
 #   docker build --target edge  -t gst-react/edge .
 #   docker build --target cloud -t gst-react/cloud .
+# Multi-arch (linux/amd64 and linux/arm64; README "ARM64 edges"):
+#   docker buildx build --platform linux/amd64,linux/arm64 --target edge -t gst-react/edge .
+# (BuildKit, Docker's default builder since 23.0, sets TARGETARCH and BUILDARCH.)
+# The build stage always runs on the builder's own platform: for an arm64
+# image on an amd64 builder it cross-compiles (make build-arm64) instead of
+# compiling Go under emulation; only the runtime stage's apt-get runs as arm64.
 # The model files are not in the repository (licences); put the .onnx files
 # in ./models-local/ (see models/manifest.json for where they come from), or
 # let `gstreact setup` download them where the network allows.
 
 ARG DEBIAN=bookworm
 
-FROM golang:1.26-${DEBIAN} AS build
+FROM --platform=$BUILDPLATFORM golang:1.26-${DEBIAN} AS build
+ARG TARGETARCH BUILDARCH
 RUN apt-get update && apt-get install -y --no-install-recommends \
       pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev npm \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# The arm64 tooling (cross gcc, arm64 sysroot, qemu-user to run the arm64
+# `gstreact setup`, ONNX Runtime for arm64) in a layer of its own, kept out of
+# /opt/gst-react, which goes into the image.
+ENV ARM64_CACHE=/var/cache/gst-react-arm64
+COPY scripts/arm64-common.sh scripts/install-arm64-deps.sh scripts/
+RUN case "$TARGETARCH/$BUILDARCH" in \
+      arm64/arm64) scripts/install-arm64-deps.sh --ort-only ;; \
+      arm64/*) scripts/install-arm64-deps.sh --with-qemu && rm -rf /var/lib/apt/lists/* ;; \
+    esac
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN make cli plugin
-# ONNX Runtime and models into /opt/gst-react (the cache the binaries look in).
+# Binaries into build/ and ONNX Runtime and models into /opt/gst-react (the
+# cache the binaries look in). gstreact setup fetches the x64 ONNX Runtime
+# only; arm64 gets the library from the same npm package (--ort-lib).
 ENV GSTREACT_CACHE=/opt/gst-react
-RUN mkdir -p models-local && build/gstreact setup --models-from models-local
+RUN mkdir -p models-local && case "$TARGETARCH/$BUILDARCH" in \
+      amd64/amd64) make cli plugin && build/gstreact setup --models-from models-local ;; \
+      arm64/arm64) make cli plugin && . scripts/arm64-common.sh \
+                     && build/gstreact setup --models-from models-local --ort-lib "$ARM64_ORT_LIB" ;; \
+      arm64/amd64) make build-arm64 && cp build/linux-arm64/gstreact build/linux-arm64/libgstreact.so build/ \
+                     && scripts/setup-arm64-cache.sh "$GSTREACT_CACHE" --models-from models-local ;; \
+      *) echo "no build for $TARGETARCH on a $BUILDARCH builder (amd64 and arm64 targets; arm64 from amd64 or arm64)" >&2; exit 1 ;; \
+    esac
 
 FROM debian:${DEBIAN}-slim AS runtime
 RUN apt-get update && apt-get install -y --no-install-recommends \
