@@ -65,7 +65,7 @@ install_host_tools() {
   arm64_log "installing host tools: ${missing[*]}"
   as_root apt-get update -qq
   # Lock timeout: other engineers' apt runs on this machine wait rather than fail.
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
 }
 
