@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gst-react/gst-react/internal/fusion"
+	"github.com/gst-react/gst-react/internal/policy"
 	"github.com/gst-react/gst-react/internal/tracker"
 	"github.com/gst-react/gst-react/internal/wire"
 )
@@ -119,6 +120,12 @@ type Config struct {
 
 	// Limits bound what replies may contain (zero fields: wire defaults).
 	Limits wire.Limits
+
+	// Policy decides offloads (and, through the caller, edge detections)
+	// when its Mode is policy.Adaptive; the zero value, policy.Fixed, is
+	// REACT's Interval and scene changes. The engine fills its
+	// MaxInflight, Timeout and MinOffloadGap from this Config.
+	Policy policy.Config
 }
 
 // Default values.
@@ -205,6 +212,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.Fusion.Validate(); err != nil {
 		return fmt.Errorf("offload: %w", err)
+	}
+	if c.Policy.Mode == policy.Adaptive {
+		if err := c.policyConfig().Validate(); err != nil {
+			return fmt.Errorf("offload: %w", err)
+		}
 	}
 	return nil
 }

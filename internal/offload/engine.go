@@ -29,6 +29,7 @@ import (
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/frame"
 	"github.com/gst-react/gst-react/internal/fusion"
+	"github.com/gst-react/gst-react/internal/policy"
 	"github.com/gst-react/gst-react/internal/tracker"
 )
 
@@ -106,6 +107,14 @@ type Engine struct {
 	pubMu sync.Mutex
 	pub   cloudSet
 
+	// The adaptive policy (nil: REACT's fixed schedule), used only by the
+	// streaming thread; its status is copied under polMu for Stats readers.
+	pol       *policy.Policy
+	decision  policy.Decision
+	signals   policy.Signals
+	polMu     sync.Mutex
+	polStatus policy.Status
+
 	// Streaming-thread state, touched only by Process and Reset.
 	st struct {
 		format     frame.Format
@@ -156,6 +165,11 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger) (*Engine, error) {
 		e.free <- &job{}
 	}
 	e.st.fuser = fu
+	if cfg.Policy.Mode == policy.Adaptive {
+		if e.pol, err = policy.New(cfg.policyConfig()); err != nil {
+			return nil, fmt.Errorf("offload: %w", err)
+		}
+	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.connected.Store(nc.IsConnected())
 	e.wg.Add(2)
@@ -215,6 +229,14 @@ func (e *Engine) Reset() {
 // grow from frame to frame (gaps are fine); pts is in ns or wire.NoPTS. f is
 // only read during the call.
 func (e *Engine) Process(f *frame.Frame, frameNum uint64, pts int64, local, dst []detection.Detection) []detection.Detection {
+	return e.ProcessDetected(f, frameNum, pts, local, hasEdgeBox(local), dst)
+}
+
+// ProcessDetected is Process for a caller that knows whether the edge
+// detector ran on this frame (reactcloud reads it from reactdetect's frame
+// meta), which the adaptive policy's edge budget counts; Process guesses it
+// from the boxes' sources.
+func (e *Engine) ProcessDetected(f *frame.Frame, frameNum uint64, pts int64, local []detection.Detection, detected bool, dst []detection.Detection) []detection.Detection {
 	e.ctr.frames.Add(1)
 	if err := f.Validate(); err != nil {
 		e.ctr.badFrames.Add(1)
@@ -249,7 +271,9 @@ func (e *Engine) Process(f *frame.Frame, frameNum uint64, pts int64, local, dst 
 		e.latest.Store(frameNum + 1)
 		e.signal()
 	}
-	if e.due(frameNum, stored) {
+	if e.pol != nil {
+		e.decide(f, frameNum, pts, local, detected, stored)
+	} else if e.due(frameNum, stored) {
 		e.offload(f, frameNum, pts)
 	}
 	return e.fuse(frameNum, local, dst)
@@ -288,10 +312,16 @@ func (e *Engine) signal() {
 // due decides whether frameNum goes to the cloud: every Interval-th frame, or
 // a scene change against the last frame sent.
 func (e *Engine) due(frameNum uint64, haveThumb bool) bool {
-	st := &e.st
 	if e.cfg.Interval > 0 && frameNum%uint64(e.cfg.Interval) == 0 {
 		return true
 	}
+	return e.sceneChanged(frameNum, haveThumb)
+}
+
+// sceneChanged is due's scene-change test: the frame's thumbnail differs
+// from the last sent one by ChangeThreshold, ChangeMinGap frames after it.
+func (e *Engine) sceneChanged(frameNum uint64, haveThumb bool) bool {
+	st := &e.st
 	if e.cfg.ChangeThreshold <= 0 || !haveThumb {
 		return false
 	}
@@ -308,18 +338,19 @@ func (e *Engine) due(frameNum uint64, haveThumb bool) bool {
 	return true
 }
 
-// offload hands a copy of f to the sender, or counts why it cannot.
-func (e *Engine) offload(f *frame.Frame, frameNum uint64, pts int64) {
+// offload hands a copy of f to the sender, or counts why it cannot; it
+// reports whether the request was queued.
+func (e *Engine) offload(f *frame.Frame, frameNum uint64, pts int64) bool {
 	if !e.connected.Load() {
 		e.ctr.skippedDisc.Add(1)
-		return
+		return false
 	}
 	var j *job
 	select {
 	case j = <-e.free:
 	default:
 		e.ctr.skippedFull.Add(1)
-		return
+		return false
 	}
 	j.copyFrame(f)
 	j.frameNum, j.pts, j.gen = frameNum, pts, e.gen.Load()
@@ -327,6 +358,7 @@ func (e *Engine) offload(f *frame.Frame, frameNum uint64, pts int64) {
 	st := &e.st
 	st.haveSent, st.lastSent, st.sentThumb = true, frameNum, st.thumb
 	e.jobs <- j // never blocks: MaxInflight jobs exist and the channel holds as many
+	return true
 }
 
 // fuse merges local with the newest fast-forwarded cloud set, when that set

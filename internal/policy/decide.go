@@ -8,6 +8,10 @@ import (
 // sizeSamples is how many recent request sizes the uplink estimate keeps.
 const sizeSamples = 8
 
+// maxTracked bounds the outstanding requests the policy follows (the
+// engine's MaxInflight is at most 64).
+const maxTracked = 64
+
 // Policy decides, frame by frame; create it with New and call Decide once
 // per frame, in order, from one goroutine. Not safe for concurrent use.
 type Policy struct {
@@ -34,12 +38,16 @@ type Policy struct {
 
 	// Requests sent (Sent) whose bytes are not reported yet, and the
 	// counters last seen.
-	pending              int
-	sentReqs, sentBytes  uint64
-	replies, timeouts    uint64
-	sizes                [sizeSamples]int64
-	nSizes               int
-	backoff              int // frames between offloads forced by cloud pressure
+	pending             int
+	sentReqs, sentBytes uint64
+	replies, timeouts   uint64
+	sizes               [sizeSamples]int64
+	nSizes              int
+	backoff             int // frames between offloads forced by cloud pressure
+	// Frames the outstanding requests were sent on, oldest first (a ring):
+	// replies and timeouts resolve them in order.
+	outstanding          [maxTracked]uint64
+	outHead, outN        int
 	observer             edgeObserver
 	troubleSinceDetect   int // tracks lost or failing since the last detection
 	troubleSinceOffload  int
@@ -199,6 +207,46 @@ func (p *Policy) Sent() {
 	}
 	p.pending++
 	p.lastOffload, p.haveOffload = p.frame, true
+	if p.outN < maxTracked {
+		p.outstanding[(p.outHead+p.outN)%maxTracked] = p.frame
+		p.outN++
+	}
+}
+
+// resolve forgets the n oldest outstanding requests (answered or timed out).
+func (p *Policy) resolve(n uint64) {
+	for ; n > 0 && p.outN > 0; n-- {
+		p.outHead = (p.outHead + 1) % maxTracked
+		p.outN--
+	}
+}
+
+// stalled reports a request outstanding for more than twice the last round
+// trip (and two frames): the cloud has slowed down or is queueing, so
+// another request would wait behind it, perhaps until it times out.
+func (p *Policy) stalled(s *Signals) bool {
+	if s.Inflight == 0 || p.outN == 0 {
+		p.outN = 0
+		return false
+	}
+	age := p.frame - p.outstanding[p.outHead]
+	if age > uint64(p.cfg.frames(p.cfg.Timeout)) {
+		p.resolve(1) // resolved without a reply or timeout we saw (an error)
+		return false
+	}
+	limit := uint64(2)
+	if s.RTT > 0 {
+		limit = max(limit, 2*uint64(p.cfg.frames(s.RTT)))
+	}
+	return age > limit
+}
+
+// queues reports that one more request would likely time out: behind the
+// ones in flight (a busy worker answers them in turn) it would take about
+// (in flight + 1) round trips, and that nears the timeout.
+func (p *Policy) queues(s *Signals) bool {
+	wait := s.RTT + s.QueueWait
+	return wait > 0 && time.Duration(s.Inflight+1)*wait > p.cfg.Timeout*3/4
 }
 
 // estimate is the expected size of the next request: the largest recent
@@ -235,6 +283,9 @@ func (p *Policy) fixed(s *Signals) Decision {
 func (p *Policy) cloudPressure(s *Signals) {
 	timedOut := s.Timeouts > p.timeouts
 	answered := s.Replies > p.replies
+	if timedOut || answered {
+		p.resolve(s.Timeouts - p.timeouts + s.Replies - p.replies)
+	}
 	p.timeouts, p.replies = s.Timeouts, s.Replies
 	floor := p.cfg.frames(p.cfg.OffloadEvery)
 	switch {
@@ -287,7 +338,7 @@ func (p *Policy) baseM() int {
 	if m == 0 {
 		return defaultM
 	}
-	return max(m, p.cfg.MinOffloadGap)
+	return max(m, 1)
 }
 
 func (p *Policy) decideDetect() (bool, Reason) {
@@ -360,7 +411,7 @@ func (p *Policy) decideOffload(s *Signals, first bool) (bool, Reason) {
 	if s.Inflight >= p.cfg.MaxInflight {
 		return false, ReasonInflight
 	}
-	if why != ReasonProbe && p.haveOffload && since < uint64(p.backoff) {
+	if why != ReasonProbe && p.haveOffload && (since < uint64(p.backoff) || p.stalled(s) || p.queues(s)) {
 		return false, ReasonBackoff
 	}
 	if float64(p.reqSum+1) > p.reqCap {

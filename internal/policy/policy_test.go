@@ -396,3 +396,23 @@ func TestReset(t *testing.T) {
 		t.Fatalf("after Reset the first frame is offloaded: %+v", d)
 	}
 }
+
+func TestAdaptiveHoldsBehindAStalledRequest(t *testing.T) {
+	cfg := Config{Mode: Adaptive, FPS: 25, K: 5, M: 10, MinOffloadGap: 1}
+	s := newSim(t, cfg, 1000)
+	s.sig.Cloud, s.sig.RTT, s.sig.Replies = CloudUp, 40*time.Millisecond, 1
+	s.step(nil) // frame 0 sent
+	s.sig.Inflight = 1
+	for range 20 { // no answer: the cloud slowed down
+		if d := s.step(nil); d.Offload {
+			t.Fatalf("frame %d offloaded behind a request outstanding for %d frames (round trip 1 frame)", s.frame-1, s.frame-1)
+		} else if s.frame-1 >= 10 && d.OffloadReason != ReasonBackoff {
+			t.Fatalf("frame %d held for %v, want backoff", s.frame-1, d.OffloadReason)
+		}
+	}
+	s.sig.Inflight, s.sig.Replies, s.sig.RTT = 0, 2, 800*time.Millisecond // answered at last
+	s.step(nil)
+	if len(s.offl) != 2 {
+		t.Fatalf("offloads %v: once answered the next goes", s.offl)
+	}
+}
