@@ -38,7 +38,9 @@ func TestPropertiesReadBackWhatWasSet(t *testing.T) {
 		"reactcloud": withAuth(map[string]any{"server": "nats://10.0.0.1:4222", "subject": "tenant-a.detect", "stream-id": "cam-7",
 			"interval": uint(12), "change-threshold": 0.3, "max-inflight": uint(3), "timeout": uint(2500), "jpeg-quality": uint(70),
 			"jpeg-max-width": uint(960), "ring-frames": uint(90), "ring-bytes": uint64(96 << 20), "max-lag": uint(4),
-			"decay": 0.9, "min-score": 0.15, "iou-threshold": 0.45, "anchor-iou": 0.5}),
+			"decay": 0.9, "min-score": 0.15, "iou-threshold": 0.45, "anchor-iou": 0.5,
+			"policy": "adaptive", "max-uplink-kbps": 300.0, "max-edge-fps": 8.0, "max-cloud-rps": 2.0,
+			"budget-window": uint(3000), "max-interval": uint(20), "offload-every": uint(5000)}),
 		"reactpublish": withAuth(map[string]any{"location": "/tmp/out.jsonl", "server": "nats://10.0.0.1:4222", "subject": "tenant-a.out",
 			"stream-id": "cam-7", "jetstream": true, "jetstream-stream": "SITE_A", "jetstream-replicas": uint(3), "max-pending": uint(99), "max-pending-bytes": uint64(8 << 20),
 			"drain-timeout": uint(2500), "status-interval": uint(250), "every-frame": false}),
@@ -81,7 +83,7 @@ func TestEmptyStringPropertiesGiveTheDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, props := range map[string][]string{
-		"reactcloud":   {"server", "subject", "stream-id"},
+		"reactcloud":   {"server", "subject", "stream-id", "policy"},
 		"reactpublish": {"stream-id", "jetstream-stream"},
 	} {
 		el, err := gst.NewElement(name)

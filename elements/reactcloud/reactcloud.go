@@ -29,6 +29,7 @@ import (
 	"github.com/gst-react/gst-react/internal/labels"
 	"github.com/gst-react/gst-react/internal/natsauth"
 	"github.com/gst-react/gst-react/internal/offload"
+	"github.com/gst-react/gst-react/internal/policy"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -44,17 +45,19 @@ type settings struct {
 	server string
 	cfg    offload.Config
 	auth   natsauth.Options
+	policy string // policy property: fixed or adaptive
 }
 
 func init() {
 	props.List = append(props.List, shell.NATSAuthProps(func(s *settings) *natsauth.Options { return &s.auth })...)
+	props.List = append(props.List, policyProps...)
 }
 
 var def = offload.DefaultConfig()
 
 var props = shell.Props[settings]{
-	Defaults:       func() settings { return settings{server: DefaultServer, cfg: offload.DefaultConfig()} },
-	EmptyIsDefault: map[string]bool{"server": true, "subject": true, "stream-id": true},
+	Defaults:       defaultSettings,
+	EmptyIsDefault: map[string]bool{"server": true, "subject": true, "stream-id": true, "policy": true},
 	List: []shell.Prop[settings]{
 		shell.P(glib.NewStringParam("server", "NATS server",
 			"NATS server URL(s), comma-separated, e.g. nats://cloud.example:4222; the element keeps reconnecting when it is down",
@@ -128,13 +131,16 @@ var props = shell.Props[settings]{
 	}}
 
 type streaming struct {
-	info    gstvideo.VideoInfo
-	hasCaps bool
-	mapping gstvideo.Mapping
-	rois    gstvideo.ROIs
-	labels  *gstvideo.Labels
-	frames  gstvideo.FrameCounter
-	fused   []detection.Detection
+	info        gstvideo.VideoInfo
+	hasCaps     bool
+	maxInterval int    // the policy's floor, told to reactdetect
+	policySpoke bool   // an event went upstream ...
+	policySaid  uint64 // ... last on this frame
+	mapping     gstvideo.Mapping
+	rois        gstvideo.ROIs
+	labels      *gstvideo.Labels
+	frames      gstvideo.FrameCounter
+	fused       []detection.Detection
 }
 
 // Element is the Go implementation behind one reactcloud instance.
@@ -187,6 +193,12 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	e.mu.Lock()
 	s := e.settings
 	e.mu.Unlock()
+	mode, err := policy.ParseMode(s.policy)
+	if err != nil {
+		e.Error(gst.DomainLibrary, gst.LibraryErrorSettings, "Invalid reactcloud policy property: "+err.Error(), "")
+		return false
+	}
+	s.cfg.Policy.Mode = mode
 	if err := s.cfg.Validate(); err != nil {
 		e.Error(gst.DomainLibrary, gst.LibraryErrorSettings, "Invalid reactcloud settings: "+err.Error(), "")
 		return false
@@ -235,7 +247,7 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	e.done = make(chan struct{})
 	e.relay.Add(1)
 	go e.relayEvents(eng, e.done, &e.relay)
-	e.state = streaming{labels: gstvideo.NewLabels(labels.COCO())}
+	e.state = streaming{labels: gstvideo.NewLabels(labels.COCO()), maxInterval: s.cfg.Policy.WithDefaults().MaxInterval}
 	cat.LogInfo(fmt.Sprintf("offloading every %d frames (scene change %.2f) to %s on %s as stream %q",
 		s.cfg.Interval, s.cfg.ChangeThreshold, s.cfg.Subject, server, s.cfg.StreamID))
 	if !nc.IsConnected() {
@@ -254,7 +266,8 @@ func (e *Element) Stop(_ *base.GstBaseTransform) bool {
 	if eng := e.engine.Swap(nil); eng != nil {
 		eng.Close()
 		var txt shell.StatusText
-		e.postStats(&txt, eng.Stats(), "final")
+		ps, _ := eng.PolicyStatus()
+		e.postStats(&txt, eng.Stats(), ps, "final")
 	}
 	if e.nc != nil {
 		e.nc.Close()
@@ -271,6 +284,13 @@ func (e *Element) SetCaps(_ *base.GstBaseTransform, incaps, _ *gst.Caps) bool {
 		return false
 	}
 	e.state.info, e.state.hasCaps = info, true
+	if eng := e.engine.Load(); eng != nil {
+		// The adaptive policy counts its budgets in frames at this rate.
+		if err := eng.SetFrameRate(gstvideo.FrameRate(incaps)); err != nil {
+			e.Error(gst.DomainLibrary, gst.LibraryErrorSettings, "Invalid reactcloud policy settings: "+err.Error(), "")
+			return false
+		}
+	}
 	return true
 }
 
@@ -282,7 +302,7 @@ func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
 	if !st.hasCaps || eng == nil {
 		return gst.FlowNotNegotiated
 	}
-	frameNum, _, _ := st.frames.Number(b)
+	frameNum, detected, hasMeta := st.frames.Number(b)
 	local, names := st.rois.Read(b, st.labels)
 	for i := range local {
 		st.labels.Learn(local[i].Class, names[i])
@@ -296,8 +316,19 @@ func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
 	if pts < 0 {
 		pts = wire.NoPTS
 	}
-	st.fused = eng.Process(&f, frameNum, pts, local, st.fused[:0])
+	if hasMeta {
+		st.fused = eng.ProcessDetected(&f, frameNum, pts, local, detected, st.fused[:0])
+	} else {
+		st.fused = eng.Process(&f, frameNum, pts, local, st.fused[:0])
+	}
 	st.mapping.Unmap()
+	if d, ok := eng.PolicyDecision(); ok && (d.DetectNext || !st.policySpoke || frameNum >= st.policySaid+uint64(max(1, st.maxInterval/2))) {
+		// reactdetect upstream runs on the next frame it sees when told to,
+		// and only then while it hears from the policy: it is told on the
+		// first frame and at least every max-interval/2 frames.
+		e.PushPolicy(gstvideo.PolicyEvent{Frame: frameNum, Detect: d.DetectNext, MaxInterval: st.maxInterval}, d.DetectReason.String())
+		st.policySpoke, st.policySaid = true, frameNum
+	}
 	st.rois.Remove(b)
 	st.rois.Add(b, st.fused, st.labels, frameNum)
 	return gst.FlowOK
@@ -311,7 +342,8 @@ func (e *Element) relayEvents(eng *offload.Engine, done chan struct{}, exited *s
 	var txt shell.StatusText
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	e.postStats(&txt, eng.Stats(), "start")
+	ps, _ := eng.PolicyStatus()
+	e.postStats(&txt, eng.Stats(), ps, "start")
 	for {
 		select {
 		case <-done:
@@ -334,13 +366,14 @@ func (e *Element) relayEvents(eng *offload.Engine, done chan struct{}, exited *s
 					String("worker", ev.Worker).Uint("in-flight", uint64(eng.Stats().Inflight)).Bytes())
 			}
 		case <-tick.C:
-			e.postStats(&txt, eng.Stats(), "periodic")
+			ps, _ := eng.PolicyStatus()
+			e.postStats(&txt, eng.Stats(), ps, "periodic")
 		}
 	}
 }
 
 // postStats posts the engine's counters as a reactcloud-status message.
-func (e *Element) postStats(txt *shell.StatusText, s offload.Stats, why string) {
+func (e *Element) postStats(txt *shell.StatusText, s offload.Stats, ps policy.Status, why string) {
 	e.PostText(txt.Begin("reactcloud-status").
 		String("why", why).
 		String("cloud", s.Cloud.String()).
@@ -367,5 +400,14 @@ func (e *Element) postStats(txt *shell.StatusText, s offload.Stats, why string) 
 		Uint("ring-frames", uint64(s.RingFrames)).
 		Uint("ff-steps", s.FFStepped).
 		Uint("events-dropped", s.EventsDropped).
+		String("policy", ps.Mode.String()).
+		Float("k", ps.K).
+		Float("m", ps.M).
+		String("detect-reason", reasonName(ps.DetectReason)).
+		String("offload-reason", reasonName(ps.OffloadReason)).
+		String("held", reasonName(ps.OffloadHeld)).
+		Float("edge-fps", ps.EdgeFPS).
+		Float("uplink-kbps", ps.UplinkKbps).
+		Uint("backoff-frames", uint64(ps.Backoff)).
 		Bytes())
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-gst/go-glib/glib"
@@ -121,6 +122,44 @@ type Element struct {
 	mu       sync.Mutex
 	settings settings
 	state    streaming
+	policy   follower
+	frames   atomic.Uint64 // frames seen, for FollowPolicy on another thread
+}
+
+// follower is what an adaptive policy downstream (reactcloud policy=adaptive)
+// asked for: while it speaks, the detector runs on the frames it asks for
+// instead of every interval-th frame. Written by FollowPolicy on the
+// downstream streaming thread, read by HandleBuffer.
+type follower struct {
+	active      atomic.Bool
+	detect      atomic.Bool   // run on the next frame
+	heardAt     atomic.Uint64 // this element's frame count when it last spoke
+	maxInterval atomic.Uint64
+}
+
+// FollowPolicy takes a GstReactPolicy event from downstream.
+func (e *Element) FollowPolicy(ev gstvideo.PolicyEvent) {
+	f := &e.policy
+	f.heardAt.Store(e.frames.Load())
+	f.maxInterval.Store(uint64(max(1, ev.MaxInterval)))
+	if ev.Detect {
+		f.detect.Store(true)
+	}
+	f.active.Store(true)
+}
+
+// followed reports whether the policy decides frame n and, if so, whether
+// it asked for a detection. A policy that has not spoken for twice its
+// floor is gone (e.g. reactcloud stopped): the interval takes over again.
+func (f *follower) followed(n uint64) (decides, detect bool) {
+	if !f.active.Load() {
+		return false, false
+	}
+	if n > f.heardAt.Load()+2*f.maxInterval.Load() {
+		f.active.Store(false)
+		return false, false
+	}
+	return true, f.detect.Swap(false)
 }
 
 // Register adds reactdetect to plugin (nil: register in-process, statically).
@@ -135,6 +174,7 @@ func (e *Element) ClassInit(klass *glib.ObjectClass) {
 		LongName: "REACT edge detector", Classification: "Filter/Analyzer/Video",
 		Description: "Runs an ONNX object detector (YOLOX, YOLOv8, YOLOv5, PicoDet, NanoDet, DETR, end-to-end) on every Nth frame and attaches the boxes as region-of-interest metadata",
 	}, props.Specs())
+	gstvideo.InstallPolicyFollower(klass)
 }
 
 func (e *Element) InstanceInit(o *glib.Object) { e.Set(o) }
@@ -203,6 +243,9 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 		return false
 	}
 	e.state = streaming{det: det, labels: gstvideo.NewLabels(names)}
+	e.frames.Store(0)
+	e.policy.active.Store(false) // a new stream: the policy speaks up again
+	e.policy.detect.Store(false)
 	cat.LogInfo("loaded " + det.Describe())
 	w, h := det.InputSize()
 	e.Post("reactdetect-model", map[string]interface{}{
@@ -241,10 +284,15 @@ func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
 	}
 	n := st.frameNum
 	st.frameNum++
+	e.frames.Store(st.frameNum)
 	e.mu.Lock()
 	interval := uint64(e.settings.interval)
 	e.mu.Unlock()
-	if n%interval != 0 {
+	run := n%interval == 0
+	if decides, detect := e.policy.followed(n); decides {
+		run = detect
+	}
+	if !run {
 		gstvideo.SetFrameMeta(b, n, false)
 		return gst.FlowOK
 	}
