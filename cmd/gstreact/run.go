@@ -12,6 +12,7 @@ import (
 
 	"github.com/gst-react/gst-react/elements/reactdetect"
 	"github.com/gst-react/gst-react/internal/launch"
+	"github.com/gst-react/gst-react/internal/policy"
 	"github.com/gst-react/gst-react/internal/runner"
 	"github.com/gst-react/gst-react/internal/wire"
 )
@@ -42,6 +43,10 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.NATS, "nats", "", "NATS server of the cloud workers, e.g. nats://cloud:4222 (default: start an embedded server and an in-process worker, shared by all inputs)")
 	fs.BoolVar(&o.NoCloud, "no-cloud", false, "edge only: detector and tracker, no cloud offload")
 	fs.IntVar(&o.CloudInterval, "cloud-interval", 0, "send every Nth frame to the cloud, REACT's m (default 30)")
+	fs.StringVar(&o.Policy, "policy", "", "fixed (REACT: reactdetect every --interval frames, every --cloud-interval-th frame to the cloud) or adaptive (reactcloud decides both per frame, within the --max-* budgets)")
+	fs.Float64Var(&o.MaxUplinkKbps, "max-uplink-kbps", 0, "adaptive policy: uplink budget in kbit/s (0 = none)")
+	fs.Float64Var(&o.MaxEdgeFPS, "max-edge-fps", 0, "adaptive policy: edge detector runs per second (0 = none)")
+	fs.Float64Var(&o.MaxCloudRPS, "max-cloud-rps", 0, "adaptive policy: cloud requests per second (0 = none)")
 	changeThreshold := fs.Float64("change-threshold", -1, "also send a frame to the cloud when the scene changes by this much, 0..1 (0: only every --cloud-interval-th frame; default: reactcloud's 0.1)")
 	fs.Var(ids, "stream-id", "name of each stream on the wire, one per --input (comma list or repeated; default stream0 for one input, cam0, cam1, … for several)")
 	fs.StringVar(&o.CloudModel, "cloud-model", "", "in-process worker's ONNX model file or manifest name (default: yolox_nano_736x1280)")
@@ -77,6 +82,14 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--change-threshold %v must be in [0, 1]", *changeThreshold)
 		}
 		o.ChangeThreshold = changeThreshold
+	}
+	if o.Policy != "" {
+		if _, err := policy.ParseMode(o.Policy); err != nil {
+			return fmt.Errorf("--policy: %w", err)
+		}
+	}
+	if o.MaxUplinkKbps < 0 || o.MaxEdgeFPS < 0 || o.MaxCloudRPS < 0 {
+		return fmt.Errorf("--max-uplink-kbps, --max-edge-fps and --max-cloud-rps must be >= 0 (0 = no limit)")
 	}
 	if o.PublishJetStream && o.Publish == "" {
 		return fmt.Errorf("--jetstream needs --publish nats://HOST:PORT[/SUBJECT]")

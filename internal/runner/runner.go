@@ -56,6 +56,10 @@ type Options struct {
 	// ChangeThreshold is reactcloud's scene-change threshold (nil: element
 	// default 0.1; 0: only every CloudInterval-th frame).
 	ChangeThreshold *float64
+	// Policy is reactcloud's policy ("" = element default, fixed); with
+	// "adaptive" reactdetect follows it and the Max* budgets apply (0 = none).
+	Policy                                 string
+	MaxUplinkKbps, MaxEdgeFPS, MaxCloudRPS float64
 	// StreamID names this stream on the wire ("" = element default).
 	StreamID string
 	// CloudModel is the in-process worker's model ("" = the manifest's cloud model).
@@ -218,6 +222,17 @@ func Description(o Options) (string, launch.Input, launch.Output, error) {
 		}
 		if o.StreamID != "" {
 			cloud = append(cloud, "stream-id="+launch.Quote(o.StreamID))
+		}
+		if o.Policy != "" {
+			cloud = append(cloud, "policy="+launch.Quote(o.Policy))
+		}
+		for _, b := range []struct {
+			name string
+			v    float64
+		}{{"max-uplink-kbps", o.MaxUplinkKbps}, {"max-edge-fps", o.MaxEdgeFPS}, {"max-cloud-rps", o.MaxCloudRPS}} {
+			if b.v > 0 {
+				cloud = append(cloud, fmt.Sprintf("%s=%g", b.name, b.v))
+			}
 		}
 		stages = append(stages, strings.Join(cloud, " "))
 	}

@@ -180,7 +180,22 @@ func cloudLine(st map[string]interface{}) string {
 	if st == nil {
 		return ""
 	}
-	return fmt.Sprintf("  cloud %v rtt %.0f ms in-flight %v", st["cloud"], st["rtt-ms"], st["in-flight"])
+	line := fmt.Sprintf("  cloud %v rtt %.0f ms in-flight %v", st["cloud"], st["rtt-ms"], st["in-flight"])
+	if st["policy"] == "adaptive" {
+		// The adaptive policy's effective k and m and why it last acted.
+		line += fmt.Sprintf("  adaptive k %.1f m %.0f (%v/%v)", FieldNumber(st["k"]), FieldNumber(st["m"]), orDash(st["detect-reason"]), orDash(st["offload-reason"]))
+		if h, _ := st["held"].(string); h != "" {
+			line += " held: " + h
+		}
+	}
+	return line
+}
+
+func orDash(v interface{}) interface{} {
+	if s, ok := v.(string); ok && s == "" {
+		return "-"
+	}
+	return v
 }
 
 // IsTerminal reports whether w is a character device (a terminal), where
@@ -269,6 +284,10 @@ func (b *board) writeMetrics(out io.Writer) error {
 	each("cloud_rtt_milliseconds", "gauge", "Round trip of the last cloud reply.", cloudNum("rtt-ms"))
 	each("cloud_mean_rtt_milliseconds", "gauge", "Mean round trip of cloud replies.", cloudNum("mean-rtt-ms"))
 	each("cloud_in_flight", "gauge", "Cloud requests awaiting a reply.", cloudNum("in-flight"))
+	each("policy_effective_k", "gauge", "Frames per edge detection over the adaptive policy's budget window (0: fixed policy or none).", cloudNum("k"))
+	each("policy_effective_m", "gauge", "Frames per cloud request over the adaptive policy's budget window.", cloudNum("m"))
+	each("policy_uplink_kbps", "gauge", "Uplink the adaptive policy spent over its budget window, kbit/s.", cloudNum("uplink-kbps"))
+	each("policy_edge_fps", "gauge", "Edge detector runs per second over the adaptive policy's budget window.", cloudNum("edge-fps"))
 	each("cloud_offloaded_total", "counter", "Frames sent to the cloud.", cloudNum("offloaded"))
 	each("cloud_replies_total", "counter", "Cloud replies received.", cloudNum("replies"))
 	each("cloud_skipped_total", "counter", "Frames due for the cloud but skipped (requests in flight or cloud down).", func(r row) (float64, bool) {
