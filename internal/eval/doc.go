@@ -80,6 +80,12 @@
 // offload.RequestEncoder, reactcloud's own JPEG encoder and wire format
 // (Prepared.RequestBytes remembers the sizes).
 //
+// # Tuning
+//
+// Candidates, MarkFront and Choose (`gstreact tune`) turn a sweep into
+// configurations with an accuracy and three costs, mark the Pareto front
+// and pick the most accurate one inside a Budget.
+//
 // # Short sequences: ping-pong
 //
 // The shared sequences are tiny (MOT17-04-FRCNN-mini: 8 frames). PingPong
