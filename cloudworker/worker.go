@@ -389,8 +389,12 @@ func (w *Worker) Drain() error {
 		w.closeDetectors()
 	}
 	s := w.Stats()
-	w.log.Info("stopped", "requests", s.Requests, "errors", s.Errors, "latency_mean", fmtDur(s.Latency.Mean()),
-		"p50", fmtDur(s.Latency.Quantile(0.5)))
+	attrs := []any{"requests", s.Requests, "errors", s.Errors, "latency_mean", fmtDur(s.Latency.Mean()),
+		"p50", fmtDur(s.Latency.Quantile(0.5))}
+	if s.Batches > 0 {
+		attrs = append(attrs, "batches", s.Batches, "mean_batch", fmt.Sprintf("%.2f", float64(s.BatchedRequests)/float64(s.Batches)))
+	}
+	w.log.Info("stopped", attrs...)
 	w.stopErr = errors.Join(errs...)
 	return w.stopErr
 }
@@ -439,6 +443,8 @@ func (w *Worker) summaryLoop() {
 			"inference_mean", fmtDur(inf.Mean()),
 			"in_flight", s.InFlight,
 			"connected", s.Connected,
+			"batches", s.Batches-prev.Batches,
+			"batched_requests", s.BatchedRequests-prev.BatchedRequests,
 			"suppressed_error_lines", w.elog.takeSuppressed(),
 			"requests_total", s.Requests)
 		prev = s
