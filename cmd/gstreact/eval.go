@@ -438,6 +438,14 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(&agreement, "%s: Spearman rank correlation of fused mAP@0.5, reference %s vs %s, over %d configurations: %.3f\n",
 			a.Sequence, a.A, a.B, a.Points, a.Spearman)
 	}
+	// Adaptive rows at equal spend: against the fixed rows that spend no
+	// more uplink and no more edge detector runs.
+	if runAdaptive && runFixed {
+		fmt.Fprintf(&agreement, "adaptive against the fixed rows spending no more uplink and no more edge runs (%%):\n")
+		if err := eval.WriteComparisons(&agreement, eval.CompareAdaptive(results, adaptive.Budgets.UplinkKbps, adaptive.Budgets.EdgeFPS)); err != nil {
+			return err
+		}
+	}
 
 	var out bytes.Buffer
 	switch *format {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"image"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,5 +86,33 @@ func TestSweepAdaptiveSpendsWithinBudgets(t *testing.T) {
 		if r.EffectiveK < 5 || r.K != int(r.EffectiveK+0.5) || r.DetectReasons["interval"] == 0 || r.OffloadReasons == nil {
 			t.Errorf("effective k %v (k %d), reasons %v %v", r.EffectiveK, r.K, r.DetectReasons, r.OffloadReasons)
 		}
+	}
+}
+
+func TestCompareAdaptive(t *testing.T) {
+	row := func(policy string, k int, edge, uplink, fused float64) eval.Result {
+		return eval.Result{Sequence: "s", Reference: "gt", Policy: policy, K: k, LatencyMS: 300,
+			Cost: eval.Cost{EdgeDetectPerS: edge, UplinkKbps: uplink}, Fused: eval.Score{MAP50: fused}}
+	}
+	rs := []eval.Result{
+		row(eval.PolicyFixed, 5, 5, 280, 0.80),    // spends less: compared
+		row(eval.PolicyFixed, 10, 2.5, 280, 0.78), // compared, worse
+		row(eval.PolicyFixed, 3, 8.3, 280, 0.81),  // more edge runs: not compared
+		row(eval.PolicyFixed, 5, 5, 470, 0.83),    // more uplink: not compared
+		row(eval.PolicyAdaptive, 3, 7.9, 286, 0.815),
+	}
+	cs := eval.CompareAdaptive(rs, 300, 8)
+	if len(cs) != 1 || cs[0].Dominated != 2 || cs[0].Best.K != 5 || !cs[0].Within {
+		t.Fatalf("comparisons %+v", cs)
+	}
+	if g := cs[0].Gain(); g < 0.0149 || g > 0.0151 {
+		t.Fatalf("gain %v, want 0.015", g)
+	}
+	var b strings.Builder
+	if err := eval.WriteComparisons(&b, cs); err != nil || !strings.Contains(b.String(), "k=5 m=0 fused 80.0 (+1.5 points)") {
+		t.Fatalf("%q %v", b.String(), err)
+	}
+	if cs := eval.CompareAdaptive(rs, 250, 8); cs[0].Within {
+		t.Fatal("286 kbit/s is over a 250 kbit/s budget")
 	}
 }

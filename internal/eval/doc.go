@@ -43,6 +43,23 @@
 // offload.AutoScale(width) (480 columns or more) and 3 levels, the same as
 // both elements, and kept in memory (about 170 KB per 1080p frame).
 //
+// # Policies
+//
+// The replay above is the fixed policy (REACT's k and m). With
+// --policy adaptive, PolicyReplay replays the edge path, the cloud path and
+// package policy's controller together on the same clock, as reactcloud
+// policy=adaptive runs them live: on every frame the policy sees the edge
+// path's boxes, whether the detector ran, the scene-change test, requests
+// in flight, replies and their round trip (the simulated latency) and the
+// bytes of each request sent (reactcloud's encoder, counted the frame after
+// it is sent, as the engine's counters report them), and decides whether
+// the frame is offloaded and whether the edge detector runs on the next
+// one. Under a fixed policy PolicyReplay reproduces EdgeStream and
+// CloudStream exactly. SweepAdaptive scores one adaptive replay per latency
+// and fuses it per fusion setting; its rows report what was spent, measured
+// as for fixed rows, and CompareAdaptive sets each against the fixed rows
+// that spend no more uplink and no more edge runs.
+//
 // # Scoring
 //
 // Person class (COCO 0) against MOT ground truth: rows with eval=1
