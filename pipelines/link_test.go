@@ -239,9 +239,9 @@ func TestLinkShapedAndCut(t *testing.T) {
 	l := newLink(t)
 	l.shape(t, "10mbit")
 	url := l.startCloud(t, cli)
-	// 120 frames: two dozen requests per rate in a few seconds;
+	// 90 frames: 18 requests per rate in a few seconds;
 	// GSTREACT_LINK_LONG=1 plays all 179.
-	frames := 120
+	frames := 90
 	if os.Getenv("GSTREACT_LINK_LONG") != "" {
 		frames = 179
 	}
