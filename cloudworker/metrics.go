@@ -229,7 +229,7 @@ func (w *Worker) writeMetrics(out io.Writer) error {
 	metric("batched_requests_total", "counter", "Requests served in gathered model runs; divided by batches_total, the mean batch size.")
 	fmt.Fprintf(bw, "%sbatched_requests_total %d\n", p, s.BatchedRequests)
 	writeHist(bw, p+"request_duration_seconds", "Time from receipt of a request to its reply, queueing included.", s.Latency)
-	writeHist(bw, p+"inference_duration_seconds", "Detector time per request (preprocess, model, NMS).", s.Inference)
+	writeHist(bw, p+"inference_duration_seconds", "Detector time per model run (preprocess, model, NMS): one request, or one batch with --max-batch.", s.Inference)
 	writeHist(bw, p+"decode_duration_seconds", "JPEG decode and conversion time per request.", s.Decode)
 	return bw.Flush()
 }
