@@ -99,4 +99,4 @@ build-arm64:
 	GO=$(GO) ./scripts/build-arm64.sh
 
 smoke-arm64: build-arm64
-	MODELS_FROM=$(MODELS_FROM) ./scripts/smoke-arm64.sh
+	MODELS_FROM="$(MODELS_FROM)" ./scripts/smoke-arm64.sh

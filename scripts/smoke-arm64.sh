@@ -12,8 +12,8 @@
 # part of `make test`.
 #
 # Environment: SMOKE_ARM64_INPUT (a MOT image folder), SMOKE_ARM64_FRAMES
-# (default 8), MODELS_FROM (a folder with the .onnx files; else setup
-# downloads them), SMOKE_ARM64_TIMEOUT (seconds per step, default 600).
+# (default 8), MODELS_FROM (folders with the .onnx files, space-separated;
+# else setup downloads them), SMOKE_ARM64_TIMEOUT (seconds per step, default 600).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/arm64-common.sh
@@ -39,7 +39,9 @@ guest() { timeout "$STEP_TIMEOUT" "$ARM64_QEMU" "$@"; }
 
 step_start=$SECONDS
 setup_args=()
-[ -n "${MODELS_FROM:-}" ] && setup_args+=(--models-from "$MODELS_FROM")
+for d in ${MODELS_FROM:-}; do # a space-separated list, as in the Makefile
+  setup_args+=(--models-from "$d")
+done
 timeout "$STEP_TIMEOUT" ./scripts/setup-arm64-cache.sh "$GSTREACT_CACHE" "${setup_args[@]}" >"$work/setup.log" 2>&1 || {
   cat "$work/setup.log" >&2
   arm64_die "gstreact setup under qemu failed (models and ONNX Runtime for the arm64 cache $GSTREACT_CACHE)"
