@@ -18,8 +18,8 @@ command -v taskset >/dev/null || { echo "test-slow: taskset (util-linux) is need
 # package and -run pattern: soak, cloud loss and recovery, slow cloud, cloud
 # state cycles, RTSP camera outages, worker SIGKILL, late replies, bench.
 TESTS=(
-  "./elements|^(TestSoak|TestCloudLossAndRecovery|TestSlowCloudDoesNotDelayFrames|TestCloudStateCycleWithRequestsInFlight|TestCloudFusionBeatsEdgeOnly)$"
-  "./internal/offload|^(TestSlowCloudNeverDelaysFrames|TestCloudDownThenUp|TestLateRepliesFastForwardedAndFused|TestBadRepliesIgnoredAndCounted|TestReplyBeyondRingDropped)$"
+  "./elements|^(TestSoak|TestCloudLossAndRecovery|TestSlowCloudDoesNotDelayFrames|TestCloudStateCycleWithRequestsInFlight|TestCloudFusionBeatsEdgeOnly|TestAdaptivePolicyDrivesTheDetector)$"
+  "./internal/offload|^(TestSlowCloudNeverDelaysFrames|TestCloudDownThenUp|TestLateRepliesFastForwardedAndFused|TestBadRepliesIgnoredAndCounted|TestReplyBeyondRingDropped|TestAdaptivePolicyBacksOffASlowingCloud)$"
   "./internal/runner|^(TestRunRTSPCameraLateStart|TestRunRTSPCameraStallReconnects|TestRunRTSPCameraOutageRTSPOut)$"
   "./pipelines|^TestWorkerSIGKILLMidStream$"
   "./cmd/gstreact|^TestBenchQuickJSON$"

@@ -34,7 +34,10 @@ func runSlowingCloud(t *testing.T, mod func(*Config), slow uint64) (Stats, int) 
 	const timeout = 2 * time.Second
 	slowingWorker(t, s.ClientURL(), c, 50, timeout*7/10)
 	e := newEngine(t, s.ClientURL(), func(cfg *Config) {
-		cfg.Interval, cfg.MaxInflight, cfg.Timeout = 25, 2, timeout
+		cfg.Interval, cfg.MaxInflight, cfg.Timeout = 5, 2, timeout
+		// Small JPEGs: encoding on a busy core must not space the requests
+		// out (the worker's latency is the point).
+		cfg.JPEGMaxWidth = 320
 		if mod != nil {
 			mod(cfg)
 		}
@@ -59,27 +62,28 @@ func runSlowingCloud(t *testing.T, mod func(*Config), slow uint64) (Stats, int) 
 }
 
 // TestAdaptivePolicyBacksOffASlowingCloud is the live check of issue 15: a
-// worker whose latency rises mid-run to 1.4 s makes fixed m=25 (one request
-// a second) time out as its requests queue behind each other; the adaptive
-// policy at the same rate (max-cloud-rps 1) sees a request stall and the
-// round trip grow, sends one at a time and no request times out.
+// worker whose latency rises mid-run to 1.4 s (timeout 2 s) makes fixed m=5
+// time out again and again, each second request waiting behind the first;
+// the adaptive policy at the same rate (max-cloud-rps 5) sees a request
+// stall and the round trip grow and sends one at a time. At most the
+// request already on its way when the worker slowed can time out.
 func TestAdaptivePolicyBacksOffASlowingCloud(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays 10 s of frames")
 	}
-	fixed, _ := runSlowingCloud(t, nil, 100)
-	if fixed.Timeouts == 0 {
+	fixed, _ := runSlowingCloud(t, nil, 60)
+	if fixed.Timeouts < 2 {
 		// Only a machine too slow to play 25 fps spaces fixed requests
 		// enough; the adaptive run below is the test.
-		t.Logf("fixed m=25 had no timeout (frames too slow to overload the worker): %+v", fixed)
+		t.Logf("fixed m=5 had %d timeouts (frames too slow to overload the worker): %+v", fixed.Timeouts, fixed)
 	}
 	adaptive, maxInflight := runSlowingCloud(t, func(cfg *Config) {
-		cfg.Policy = policy.Config{Mode: policy.Adaptive, Budgets: policy.Budgets{CloudRPS: 1}}
-	}, 100)
-	t.Logf("fixed m=25: %d requests, %d replies, %d timeouts; adaptive: %d requests, %d replies, %d timeouts, at most %d in flight",
+		cfg.Policy = policy.Config{Mode: policy.Adaptive, Budgets: policy.Budgets{CloudRPS: 5}}
+	}, 75)
+	t.Logf("fixed m=5: %d requests, %d replies, %d timeouts; adaptive: %d requests, %d replies, %d timeouts, at most %d in flight",
 		fixed.Offloaded, fixed.RepliesOK, fixed.Timeouts, adaptive.Offloaded, adaptive.RepliesOK, adaptive.Timeouts, maxInflight)
-	if adaptive.Timeouts != 0 {
-		t.Errorf("adaptive: %d requests timed out", adaptive.Timeouts)
+	if adaptive.Timeouts > 1 || (fixed.Timeouts >= 2 && adaptive.Timeouts >= fixed.Timeouts) {
+		t.Errorf("adaptive: %d requests timed out (fixed %d): want at most the one on its way when the worker slowed", adaptive.Timeouts, fixed.Timeouts)
 	}
 	if adaptive.RepliesOK < 4 || adaptive.SkippedFull != 0 {
 		t.Errorf("adaptive: %d replies, %d skipped while full: want the fast phase served and nothing skipped (the policy holds instead)", adaptive.RepliesOK, adaptive.SkippedFull)

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/jpeg"
 	"math"
+	"sync/atomic"
 
 	"github.com/gst-react/gst-react/internal/frame"
 )
@@ -22,6 +23,9 @@ type job struct {
 	w, h               int
 	buf                []byte
 	msg                []byte // the encoded request, reused
+	// queued is when the frame was handed to the sender (UnixNano; 0
+	// while the job is free), for the adaptive policy's stall signal.
+	queued atomic.Int64
 }
 
 // grow returns b with length n, reallocating only when capacity is short.

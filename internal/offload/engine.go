@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -110,6 +111,7 @@ type Engine struct {
 	// The adaptive policy (nil: REACT's fixed schedule), used only by the
 	// streaming thread; its status is copied under polMu for Stats readers.
 	pol       *policy.Policy
+	allJobs   []*job // every job, free or not, for the oldest in-flight request
 	decision  policy.Decision
 	signals   policy.Signals
 	polMu     sync.Mutex
@@ -162,7 +164,9 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger) (*Engine, error) {
 		frameSig: make(chan struct{}, 1),
 	}
 	for range cfg.MaxInflight {
-		e.free <- &job{}
+		j := &job{}
+		e.allJobs = append(e.allJobs, j)
+		e.free <- j
 	}
 	e.st.fuser = fu
 	if cfg.Policy.Mode == policy.Adaptive {
@@ -354,6 +358,7 @@ func (e *Engine) offload(f *frame.Frame, frameNum uint64, pts int64) bool {
 	}
 	j.copyFrame(f)
 	j.frameNum, j.pts, j.gen = frameNum, pts, e.gen.Load()
+	j.queued.Store(time.Now().UnixNano())
 	e.ctr.inflight.Add(1)
 	st := &e.st
 	st.haveSent, st.lastSent, st.sentThumb = true, frameNum, st.thumb

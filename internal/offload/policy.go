@@ -45,7 +45,16 @@ func (e *Engine) decide(f *frame.Frame, frameNum uint64, pts int64, local []dete
 		s.Cloud = policy.CloudUnknown
 	}
 	s.Inflight = int(e.ctr.inflight.Load())
-	s.RTT = time.Duration(e.ctr.lastRTT.Load())
+	s.RTT, s.Encode = time.Duration(e.ctr.lastRTT.Load()), time.Duration(e.ctr.lastEncode.Load())
+	s.OldestInflight = 0
+	if s.Inflight > 0 {
+		now := time.Now().UnixNano()
+		for _, j := range e.allJobs {
+			if q := j.queued.Load(); q > 0 {
+				s.OldestInflight = max(s.OldestInflight, time.Duration(now-q))
+			}
+		}
+	}
 	s.Replies, s.Timeouts = e.ctr.repliesOK.Load(), e.ctr.timeouts.Load()
 	// Published requests and their bytes: offloaded and sentBytes are
 	// added together when a request goes out.

@@ -63,6 +63,7 @@ func (e *Engine) encodeRequest(enc *encoder, j *job) ([]byte, error) {
 }
 
 func (e *Engine) release(j *job) {
+	j.queued.Store(0)
 	e.ctr.inflight.Add(-1)
 	e.free <- j
 }

@@ -230,13 +230,17 @@ func (p *Policy) stalled(s *Signals) bool {
 		return false
 	}
 	age := p.frame - p.outstanding[p.outHead]
-	if age > uint64(p.cfg.frames(p.cfg.Timeout)) {
+	if age > uint64(p.cfg.frames(p.cfg.Timeout+s.Encode)) {
 		p.resolve(1) // resolved without a reply or timeout we saw (an error)
 		return false
 	}
 	limit := uint64(2)
 	if s.RTT > 0 {
-		limit = max(limit, 2*uint64(p.cfg.frames(s.RTT)))
+		limit = max(limit, 2*uint64(p.cfg.frames(s.RTT+s.Encode)))
+	}
+	if s.OldestInflight > 0 {
+		// The caller's clock: frames may come slower than the frame rate.
+		return s.OldestInflight > max(p.Seconds(int(limit)), 2*(s.RTT+s.Encode))
 	}
 	return age > limit
 }

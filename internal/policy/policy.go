@@ -219,8 +219,13 @@ type Signals struct {
 	// Inflight is the number of requests outstanding now.
 	Inflight int
 	// RTT is the last measured round trip (0: none yet); QueueWait the
-	// worker's queue wait on the last reply, if replies carry it.
-	RTT, QueueWait time.Duration
+	// worker's queue wait on the last reply, if replies carry it; Encode
+	// how long the last request took to encode before it was sent.
+	RTT, QueueWait, Encode time.Duration
+	// OldestInflight is how long the oldest outstanding request has waited
+	// since it was handed over (encoding included); 0: none, or the caller
+	// does not know (the policy then counts frames since it was sent).
+	OldestInflight time.Duration
 	// Replies and Timeouts count answered and timed-out requests.
 	Replies, Timeouts uint64
 	// SentRequests and SentBytes count the requests whose bytes are known
