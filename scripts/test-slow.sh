@@ -16,12 +16,15 @@ export GSTREACT_PLUGIN_DIR=${GSTREACT_PLUGIN_DIR:-$PWD/build}
 command -v taskset >/dev/null || { echo "test-slow: taskset (util-linux) is needed" >&2; exit 1; }
 
 # package and -run pattern: soak, cloud loss and recovery, slow cloud, cloud
-# state cycles, RTSP camera outages, worker SIGKILL, late replies, bench.
+# state cycles, RTSP camera outages, worker SIGKILL, late replies, bench,
+# NATS node loss, the shaped and cut link, loadtest steps, batching.
 TESTS=(
   "./elements|^(TestSoak|TestCloudLossAndRecovery|TestSlowCloudDoesNotDelayFrames|TestCloudStateCycleWithRequestsInFlight|TestCloudFusionBeatsEdgeOnly|TestAdaptivePolicyDrivesTheDetector)$"
   "./internal/offload|^(TestSlowCloudNeverDelaysFrames|TestCloudDownThenUp|TestLateRepliesFastForwardedAndFused|TestBadRepliesIgnoredAndCounted|TestReplyBeyondRingDropped|TestAdaptivePolicyBacksOffASlowingCloud)$"
   "./internal/runner|^(TestRunRTSPCameraLateStart|TestRunRTSPCameraStallReconnects|TestRunRTSPCameraOutageRTSPOut)$"
-  "./pipelines|^TestWorkerSIGKILLMidStream$"
+  "./pipelines|^(TestWorkerSIGKILLMidStream|TestClusterEdgeNodeDies|TestClusterWorkerNodeDies|TestClusterJetStreamPublishAcrossNodeLoss|TestLinkShapedAndCut)$"
+  "./internal/loadtest|."
+  "./cloudworker|^(TestWorkerBatchesRequests|TestFixedBatchModelServesUnbatched)$"
   "./cmd/gstreact|^TestBenchQuickJSON$"
 )
 
