@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,12 +159,14 @@ func TestSteadyStateAllocsPerFrame(t *testing.T) {
 			srv.Shutdown()
 		}
 	}()
-	cloud := func() string {
-		var err error
-		if srv, err = natsserver.Start(natsserver.Options{NoLog: true}); err != nil {
-			t.Fatal(err)
+	cloud := func(chain string) string {
+		if srv == nil {
+			var err error
+			if srv, err = natsserver.Start(natsserver.Options{NoLog: true}); err != nil {
+				t.Fatal(err)
+			}
 		}
-		return "reactdetect interval=1 ! reactcloud server=" + srv.ClientURL()
+		return strings.ReplaceAll(chain, "SERVER", srv.ClientURL())
 	}
 	for _, tc := range []struct {
 		el    string
@@ -172,10 +175,13 @@ func TestSteadyStateAllocsPerFrame(t *testing.T) {
 		{"reactdetect interval=1", 0.3},
 		{"reactdetect interval=1 ! reacttrack", 0.3},
 		{"reactdetect interval=1 ! reactoverlay", 0.3},
-		{"", 3},
+		{"reactdetect interval=1 ! reactcloud server=SERVER", 3},
+		// The adaptive policy on top: its decisions and the upstream
+		// events to reactdetect (C allocations, not Go's).
+		{"reactdetect interval=1 ! reacttrack ! reactcloud server=SERVER policy=adaptive max-edge-fps=10", 3},
 	} {
-		if tc.el == "" {
-			tc.el = cloud()
+		if strings.Contains(tc.el, "SERVER") {
+			tc.el = cloud(tc.el)
 		}
 		el := tc.el
 		desc := frozenFrame(t, "I420", 260) + " ! videoscale ! video/x-raw,width=640,height=360 ! " + el + " ! fakesink name=sink sync=false"
