@@ -190,6 +190,11 @@ func (p *Policy) account(s *Signals) {
 		p.bytesSum += int64(b)
 	}
 	p.sentReqs, p.sentBytes = s.SentRequests, s.SentBytes
+	if s.Inflight == 0 {
+		// Nothing outstanding: a request whose bytes never came (it failed
+		// to encode) no longer counts at the estimate.
+		p.pending = 0
+	}
 	if s.Replies > p.replies {
 		p.lastReply, p.haveReply = s.Frame, true
 	}
