@@ -20,26 +20,25 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev npm \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# The arm64 tooling (cross gcc, arm64 sysroot, qemu-user to run the arm64
-# `gstreact setup`, ONNX Runtime for arm64) in a layer of its own, kept out of
-# /opt/gst-react, which goes into the image.
+# The arm64 cross tooling (cross gcc, arm64 sysroot, qemu-user to run the
+# arm64 `gstreact setup`) in a layer of its own, kept out of /opt/gst-react,
+# which goes into the image.
 ENV ARM64_CACHE=/var/cache/gst-react-arm64
 COPY scripts/arm64-common.sh scripts/install-arm64-deps.sh scripts/
 RUN case "$TARGETARCH/$BUILDARCH" in \
-      arm64/arm64) scripts/install-arm64-deps.sh --ort-only ;; \
+      arm64/arm64) true ;; \
       arm64/*) scripts/install-arm64-deps.sh --with-qemu && rm -rf /var/lib/apt/lists/* ;; \
     esac
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 # Binaries into build/ and ONNX Runtime and models into /opt/gst-react (the
-# cache the binaries look in). gstreact setup fetches the x64 ONNX Runtime
-# only; arm64 gets the library from the same npm package (--ort-lib).
+# cache the binaries look in). gstreact setup fetches ONNX Runtime for its
+# own architecture: x64 from the release archive or npm, arm64 from npm.
 ENV GSTREACT_CACHE=/opt/gst-react
 RUN mkdir -p models-local && case "$TARGETARCH/$BUILDARCH" in \
       amd64/amd64) make cli plugin && build/gstreact setup --models-from models-local ;; \
-      arm64/arm64) make cli plugin && . scripts/arm64-common.sh \
-                     && build/gstreact setup --models-from models-local --ort-lib "$ARM64_ORT_LIB" ;; \
+      arm64/arm64) make cli plugin && build/gstreact setup --models-from models-local ;; \
       arm64/amd64) make build-arm64 && cp build/linux-arm64/gstreact build/linux-arm64/libgstreact.so build/ \
                      && scripts/setup-arm64-cache.sh "$GSTREACT_CACHE" --models-from models-local ;; \
       *) echo "no build for $TARGETARCH on a $BUILDARCH builder (amd64 and arm64 targets; arm64 from amd64 or arm64)" >&2; exit 1 ;; \

@@ -17,11 +17,6 @@ ARM64_SYSROOT=${ARM64_SYSROOT:-$ARM64_CACHE/arm64-sysroot}
 ARM64_APT_DIR=${ARM64_APT_DIR:-$ARM64_CACHE/arm64-apt}
 ARM64_TRIPLET=aarch64-linux-gnu
 ARM64_CC=${ARM64_CC:-$ARM64_TRIPLET-gcc}
-# ONNX Runtime for arm64, kept apart from the x86_64 copy that `gstreact setup`
-# installs in $ARM64_CACHE/onnxruntime: it sits where gstreact looks when
-# GSTREACT_CACHE is the arm64 cache $ARM64_CACHE/linux-arm64 (smoke-arm64.sh).
-ARM64_ORT_VERSION=1.24.1
-ARM64_ORT_LIB=$ARM64_CACHE/linux-arm64/onnxruntime/$ARM64_ORT_VERSION/libonnxruntime.so
 ARM64_BUILD=${ARM64_BUILD:-build/linux-arm64}
 
 arm64_log() { printf '[%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }

@@ -24,4 +24,4 @@ for f in "$ARM64_BUILD/gstreact" "$ARM64_BUILD/libgstreact.so"; do
   readelf -h "$f" | grep -q 'Machine:.*AArch64' || arm64_die "$f is not an AArch64 ELF file"
 done
 arm64_log "done: $ARM64_BUILD/gstreact and $ARM64_BUILD/libgstreact.so (aarch64)"
-arm64_log "ONNX Runtime for arm64: $ARM64_ORT_LIB (on the device: gstreact setup --ort-lib FILE)"
+arm64_log "ONNX Runtime for arm64: gstreact setup fetches it (npm onnxruntime-node, pinned in models/manifest.json)"

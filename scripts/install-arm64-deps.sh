@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what cross-building gst-react for linux/arm64 needs, idempotently:
 #   - host tools from Debian: the aarch64 cross gcc (and, with --with-qemu,
-#     qemu-user-static for `make smoke-arm64`), plus npm for ONNX Runtime;
+#     qemu-user-static for `make smoke-arm64`), plus npm, which the arm64
+#     `gstreact setup` runs (under qemu too) to fetch ONNX Runtime's arm64
+#     library (pinned in models/manifest.json);
 #   - an arm64 sysroot of extracted Debian packages (GStreamer dev files and
-#     the runtime plugins the smoke pipeline uses) in the user cache;
-#   - ONNX Runtime's arm64 library from the same npm package as the x64 one.
-# --ort-only: just the ONNX Runtime library (a native arm64 build needs no
-# cross tools). A second run changes nothing and needs no network (a few ms). Set
+#     the runtime plugins the smoke pipeline uses) in the user cache.
+# A second run changes nothing and needs no network (a few ms). Set
 # ARM64_SYSROOT_REFRESH=1 to rebuild the sysroot from the current archive.
 # The x86_64 packages on this machine are left as they are: no dpkg
 # architecture is added and no :arm64 package enters dpkg's database.
@@ -14,12 +14,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/arm64-common.sh
 
-WITH_QEMU=0 ORT_ONLY=0
+WITH_QEMU=0
 for a in "$@"; do
   case $a in
     --with-qemu) WITH_QEMU=1 ;;
-    --ort-only) ORT_ONLY=1 ;;
-    *) arm64_die "unknown argument $a (usage: $0 [--with-qemu | --ort-only])" ;;
+    *) arm64_die "unknown argument $a (usage: $0 [--with-qemu])" ;;
   esac
 done
 
@@ -36,13 +35,6 @@ SYSROOT_PACKAGES=(
 # that would add ~150 packages the link does not use. The library itself
 # needs only GStreamer libraries that the list above brings.
 SYSROOT_NODEPS_PACKAGES=(libgstrtspserver-1.0-0 libgstrtspserver-1.0-dev)
-
-# ONNX Runtime: the member of the npm package that `gstreact setup` uses for
-# x64, pinned by size and sha256 (from `npm pack onnxruntime-node@1.24.1`).
-ORT_NPM_PACKAGE=onnxruntime-node@$ARM64_ORT_VERSION
-ORT_NPM_MEMBER=package/bin/napi-v6/linux/arm64/libonnxruntime.so.1
-ORT_SIZE=18559840
-ORT_SHA256=7954e8bdedb497f830c6a679e818d98399b7f4d81ade1126c3e0be74d28111ab
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
@@ -153,37 +145,9 @@ build_sysroot() {
   arm64_log "sysroot: $ARM64_SYSROOT ready, ${#debs[@]} packages, $(du -sh "$ARM64_SYSROOT" | cut -f1) in $((SECONDS - start)) s"
 }
 
-install_ort() {
-  if [ -f "$ARM64_ORT_LIB" ] && [ "$(stat -c %s "$ARM64_ORT_LIB")" = "$ORT_SIZE" ]; then
-    arm64_log "onnxruntime: $ARM64_ORT_LIB present"
-    return
-  fi
-  command -v npm >/dev/null || arm64_die "npm not found; it fetches $ORT_NPM_PACKAGE"
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  arm64_log "onnxruntime: npm pack $ORT_NPM_PACKAGE (about 86 MB) for its arm64 library"
-  (cd "$tmp" && npm pack "$ORT_NPM_PACKAGE" --ignore-scripts --silent >/dev/null) ||
-    arm64_die "npm pack $ORT_NPM_PACKAGE failed"
-  tar -xzf "$tmp"/onnxruntime-node-*.tgz -C "$tmp" "$ORT_NPM_MEMBER" ||
-    arm64_die "$ORT_NPM_PACKAGE has no $ORT_NPM_MEMBER"
-  local lib=$tmp/$ORT_NPM_MEMBER sum
-  sum=$(sha256sum "$lib" | cut -d' ' -f1)
-  [ "$(stat -c %s "$lib")" = "$ORT_SIZE" ] && [ "$sum" = "$ORT_SHA256" ] ||
-    arm64_die "$ORT_NPM_MEMBER: expected $ORT_SIZE bytes sha256 $ORT_SHA256, got $(stat -c %s "$lib") bytes sha256 $sum"
-  mkdir -p "$(dirname "$ARM64_ORT_LIB")"
-  install -m 0755 "$lib" "$ARM64_ORT_LIB.partial"
-  mv "$ARM64_ORT_LIB.partial" "$ARM64_ORT_LIB"
-  arm64_log "onnxruntime: $ARM64_ORT_LIB installed (ONNX Runtime $ARM64_ORT_VERSION, aarch64)"
-}
-
 mkdir -p "$ARM64_CACHE"
-# One sysroot/ORT install at a time (two makes at once share the cache).
+# One sysroot install at a time (two makes at once share the cache).
 exec 9>"$ARM64_CACHE/arm64-deps.lock"
 flock 9
-if [ "$ORT_ONLY" = 1 ]; then
-  install_ort
-  exit
-fi
 install_host_tools
 build_sysroot
-install_ort

@@ -31,8 +31,8 @@ done
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# The arm64 "device" has its own cache: the models plus the arm64 library at
-# the path `gstreact` looks for (install-arm64-deps.sh put it there).
+# The arm64 "device" has its own cache: the models plus the arm64 library
+# (the arm64 `gstreact setup` fetches it from npm on the first run).
 export GSTREACT_CACHE=$ARM64_CACHE/linux-arm64
 arm64_qemu_env "$work"
 guest() { timeout "$STEP_TIMEOUT" "$ARM64_QEMU" "$@"; }

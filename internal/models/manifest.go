@@ -117,13 +117,43 @@ type ORTArchive struct {
 	Member string `json:"member"`
 }
 
-// ORTNPM is the npm package that ships the same official build, the library's
-// path inside the packed .tgz, and its pinned checksum.
+// ORTNPM is the npm package that ships the same official build: the linux/amd64
+// library's path inside the packed .tgz and its pinned checksum (the embedded
+// ORTMember, kept at the top level as it always was), and, in Arches, the
+// libraries the same package carries for other Linux architectures, keyed by
+// GOARCH ("arm64").
 type ORTNPM struct {
 	Package string `json:"package"` // name@version for `npm pack`
-	Member  string `json:"member"`
-	SHA256  string `json:"sha256"`
-	Size    int64  `json:"size"`
+	ORTMember
+	Arches map[string]ORTMember `json:"arches,omitempty"`
+}
+
+// ORTMember is one library inside the npm package, pinned by size and sha256.
+type ORTMember struct {
+	Member string `json:"member"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// ForArch returns the pinned linux library for goarch (a GOARCH value): the
+// top-level member for amd64, else the one in Arches. ok is false when the
+// package has no pinned library for goarch.
+func (n ORTNPM) ForArch(goarch string) (m ORTMember, ok bool) {
+	if goarch == "amd64" {
+		return n.ORTMember, true
+	}
+	m, ok = n.Arches[goarch]
+	return m, ok
+}
+
+// PinnedArches lists the GOARCH values ForArch knows, amd64 first.
+func (n ORTNPM) PinnedArches() []string {
+	arches := []string{"amd64"}
+	for a := range n.Arches {
+		arches = append(arches, a)
+	}
+	slices.Sort(arches[1:])
+	return arches
 }
 
 // Embedded returns the manifest compiled into the binary (a fresh copy each
@@ -285,6 +315,27 @@ func (o *ONNXRuntime) validate() error {
 	}
 	if err := checkSHA256(o.NPM.SHA256); err != nil {
 		return fmt.Errorf("npm: %w", err)
+	}
+	members := map[string]string{o.NPM.Member: "amd64"}
+	for _, arch := range o.NPM.PinnedArches()[1:] {
+		m := o.NPM.Arches[arch]
+		switch {
+		case arch == "amd64":
+			return fmt.Errorf("npm arches: amd64 is the top-level member, not an entry of arches")
+		case arch == "" || strings.ToLower(arch) != arch || strings.ContainsAny(arch, "/ "):
+			return fmt.Errorf("npm arches: %q is not a GOARCH value (e.g. arm64)", arch)
+		case m.Member == "":
+			return fmt.Errorf("npm arches: %s: member is missing", arch)
+		case m.Size <= 0:
+			return fmt.Errorf("npm arches: %s: size %d must be > 0", arch, m.Size)
+		}
+		if prev, ok := members[m.Member]; ok {
+			return fmt.Errorf("npm arches: %s: member %s is already %s's", arch, m.Member, prev)
+		}
+		members[m.Member] = arch
+		if err := checkSHA256(m.SHA256); err != nil {
+			return fmt.Errorf("npm arches: %s: %w", arch, err)
+		}
 	}
 	return nil
 }

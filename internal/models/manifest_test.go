@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -75,6 +76,20 @@ func TestEmbeddedManifest(t *testing.T) {
 		o.NPM.Member != "package/bin/napi-v6/linux/x64/libonnxruntime.so.1" {
 		t.Errorf("onnxruntime section: %+v", o)
 	}
+	if a, ok := o.NPM.ForArch("amd64"); !ok || a != o.NPM.ORTMember {
+		t.Errorf("ForArch(amd64) = %+v %v, want the top-level member", a, ok)
+	}
+	arm64 := ORTMember{Member: "package/bin/napi-v6/linux/arm64/libonnxruntime.so.1",
+		SHA256: "7954e8bdedb497f830c6a679e818d98399b7f4d81ade1126c3e0be74d28111ab", Size: 18559840}
+	if a, ok := o.NPM.ForArch("arm64"); !ok || a != arm64 {
+		t.Errorf("ForArch(arm64) = %+v %v, want %+v", a, ok, arm64)
+	}
+	if a, ok := o.NPM.ForArch("riscv64"); ok {
+		t.Errorf("ForArch(riscv64) = %+v, want none", a)
+	}
+	if got := o.NPM.PinnedArches(); !slices.Equal(got, []string{"amd64", "arm64"}) {
+		t.Errorf("PinnedArches() = %v", got)
+	}
 	// Embedded returns a copy.
 	m.Models[0].Name = "changed"
 	if Embedded().Models[0].Name == "changed" {
@@ -116,6 +131,14 @@ func TestParseManifestErrors(t *testing.T) {
 		{"no models", mutate(func(m *Manifest) { m.Models = nil }), []string{"no models"}},
 		{"ort sha", mutate(func(m *Manifest) { m.ONNXRuntime.NPM.SHA256 = "x" }), []string{"onnxruntime", "sha256"}},
 		{"ort version", mutate(func(m *Manifest) { m.ONNXRuntime.Version = "" }), []string{"onnxruntime", "version"}},
+		{"ort arm64 sha", mutate(func(m *Manifest) { setArch(m, "arm64", func(a *ORTMember) { a.SHA256 = "x" }) }), []string{"onnxruntime", "arches", "arm64", "sha256"}},
+		{"ort arm64 size", mutate(func(m *Manifest) { setArch(m, "arm64", func(a *ORTMember) { a.Size = 0 }) }), []string{"onnxruntime", "arm64", "size"}},
+		{"ort arm64 member", mutate(func(m *Manifest) { setArch(m, "arm64", func(a *ORTMember) { a.Member = "" }) }), []string{"onnxruntime", "arm64", "member is missing"}},
+		{"ort arm64 is x64", mutate(func(m *Manifest) {
+			setArch(m, "arm64", func(a *ORTMember) { a.Member = m.ONNXRuntime.NPM.Member })
+		}), []string{"onnxruntime", "arm64", "already amd64's"}},
+		{"ort amd64 entry", mutate(func(m *Manifest) { m.ONNXRuntime.NPM.Arches["amd64"] = m.ONNXRuntime.NPM.ORTMember }), []string{"arches", "amd64", "top-level"}},
+		{"ort bad arch", mutate(func(m *Manifest) { m.ONNXRuntime.NPM.Arches["linux/arm64"] = m.ONNXRuntime.NPM.Arches["arm64"] }), []string{"arches", `"linux/arm64"`, "GOARCH"}},
 		{"schema", mutate(func(m *Manifest) { m.Schema = 2 }), []string{"schema"}},
 		{"unknown field", []byte(`{"schema":1,"modles":[]}`), []string{"modles"}},
 		{"not json", []byte(`{`), []string{"manifest"}},
@@ -145,4 +168,11 @@ func TestLoadManifest(t *testing.T) {
 	if _, err := LoadManifest(p); err == nil || !strings.Contains(err.Error(), p) {
 		t.Errorf("error %v should name the file", err)
 	}
+}
+
+// setArch edits the manifest's npm member for arch (a copy: Embedded's map is its own).
+func setArch(m *Manifest, arch string, f func(*ORTMember)) {
+	a := m.ONNXRuntime.NPM.Arches[arch]
+	f(&a)
+	m.ONNXRuntime.NPM.Arches[arch] = a
 }

