@@ -173,10 +173,7 @@ func SweepAdaptive(ctx context.Context, p *Prepared, order []int, g Grid, o Opti
 	if err != nil {
 		return nil, err
 	}
-	playback := PlayedOnce
-	if len(order) > len(p.Seq.Frames) {
-		playback = PlayedPingPong
-	}
+	playback := playbackOf(p, order)
 	seconds := float64(len(order)) / fps
 	var results []Result
 	var runOf []int

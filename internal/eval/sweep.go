@@ -115,6 +115,14 @@ type Result struct {
 	OffloadReasons map[string]int `json:"offload_reasons,omitempty"`
 }
 
+// playbackOf says how order plays p: once, or extended by ping-pong replay.
+func playbackOf(p *Prepared, order []int) string {
+	if len(order) > len(p.Seq.Frames) {
+		return PlayedPingPong
+	}
+	return PlayedOnce
+}
+
 // Playback values of Result.
 const (
 	PlayedOnce     = "once"
@@ -227,10 +235,7 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 		return nil, err
 	}
 
-	playback := PlayedOnce
-	if len(order) > len(p.Seq.Frames) {
-		playback = PlayedPingPong
-	}
+	playback := playbackOf(p, order)
 	results := make([]Result, 0, g.Points())
 	type ref struct{ li, ci int }
 	var refs []ref
