@@ -146,6 +146,7 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Var(mFlag, "m", "cloud request every m-th frame; list")
 	latFlag := newList("300ms")
 	fs.Var(latFlag, "latency", "cloud reply latency: milliseconds (300) or a duration (300ms, 1s); list")
+	tracePath := fs.String("latency-trace", "", "replay the round trips of an RTT log (gstreact run --rtt-log) instead of --latency: the n-th cloud request waits the n-th recorded round trip, cycling; rows say latency trace (latency_ms: its mean)")
 	dfp := eval.DefaultFusionParams()
 	iouFlag := newList(fmtList([]float64{dfp.IoUThreshold})...)
 	fs.Var(iouFlag, "iou-threshold", "fusion: smallest IoU at which a local and a cloud box are one object, (0, 1]; list")
@@ -234,6 +235,20 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if len(grid.Latencies) == 0 {
 		return errors.New("--latency is empty")
+	}
+	var trace *eval.LatencyTrace
+	if *tracePath != "" {
+		if flagGiven(fs, "latency") {
+			return errors.New("--latency-trace replaces --latency: give one of them")
+		}
+		if runAdaptive {
+			return errors.New("--latency-trace replays the fixed policy only: add --policy fixed")
+		}
+		if trace, err = eval.ReadLatencyTrace(*tracePath); err != nil {
+			return fmt.Errorf("--latency-trace: %w", err)
+		}
+		// One grid latency, the trace's mean: what the rows report.
+		grid.Latencies = []time.Duration{trace.Mean()}
 	}
 	ious, err := iouFlag.floats("iou-threshold", 0, 1, true)
 	if err != nil {
@@ -356,6 +371,7 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	opts.Tracker.CoastDecay, opts.Tracker.NoCoast = float32(*coastDecay), *coastDecay == 0
 	opts.Tracker.FollowScale, opts.Cloud.Tracker.FollowScale = *followScale, *followScale
 	opts.Jobs = *jobs
+	opts.Trace = trace
 	total := 0
 	orders := make([][]int, len(seqs))
 	for i, s := range seqs {
@@ -378,6 +394,10 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(&notes, "references (column ref): gt = the person class against MOT ground truth (eval=1 rows count; other rows are ignore regions); cloud = the cloud model on every frame at latency 0, every box of the scored classes a truth: %s; table in %%, CSV/JSON in fractions\n", eval.CloudReferenceNote)
 	fmt.Fprintf(&notes, "cost per second of video (columns det, req, kbit): edge detector runs, cloud requests (every m-th frame and scene changes at change-threshold %g, as reactcloud sends them) and uplink in kbit/s, from the JPEG requests reactcloud's encoder makes of the sent frames (quality %d, at most %d columns)\n",
 		opts.Cloud.ChangeThreshold, opts.Uplink.JPEGQuality, opts.Uplink.JPEGMaxWidth)
+	if trace != nil {
+		fmt.Fprintf(&notes, "latency trace %s: %d round trips (mean %s) replayed in order, the n-th cloud request waiting the n-th, cycling; the latency column says trace\n",
+			trace.Name, len(trace.RTTs), trace.Mean().Round(time.Millisecond))
+	}
 	var results []eval.Result
 	for i, s := range seqs {
 		note := eval.LoopNote(s, orders[i])

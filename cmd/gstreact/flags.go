@@ -1,6 +1,9 @@
 package main
 
-import "strings"
+import (
+	"flag"
+	"strings"
+)
 
 // listFlag collects comma-separated values from one or more uses of a flag;
 // the first use replaces the default. A value for which whole reports true
@@ -29,3 +32,10 @@ func (l *listFlag) Set(v string) error {
 }
 
 func newList(def ...string) *listFlag { return &listFlag{vals: def} }
+
+// flagGiven says whether name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -9,8 +10,11 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gst-react/gst-react/elements/reactdetect"
+	"github.com/gst-react/gst-react/internal/eval"
 	"github.com/gst-react/gst-react/internal/launch"
 	"github.com/gst-react/gst-react/internal/policy"
 	"github.com/gst-react/gst-react/internal/runner"
@@ -58,6 +62,7 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.Publish, "publish", "", "also write reactpublish's records, one JSON line per frame per stream: to FILE.jsonl (several streams: {id} in the name, else the stream id is added), - for standard output, or nats://HOST:PORT[/SUBJECT] (default subject react.detections.<stream-id>)")
 	fs.BoolVar(&o.PublishJetStream, "jetstream", false, "with --publish nats://…, store the records in JetStream (stream REACT_DETECTIONS, created when missing; each record kept until acknowledged)")
 	fs.IntVar(&o.PublishReplicas, "jetstream-replicas", 0, "with --jetstream, replicas of the stream when it is created, e.g. 3 in a 3-node cluster (default 0: one copy)")
+	rttLog := fs.String("rtt-log", "", "write each cloud reply's round trip to FILE as CSV lines \"frame,rtt_ms,stream\" (header first; gstreact eval --latency-trace replays it)")
 	quiet := fs.Bool("quiet", false, "no status lines")
 	printPipeline := fs.Bool("print-pipeline", false, "print the gst-launch-1.0 description and exit")
 	if err := fs.Parse(args); err != nil {
@@ -106,6 +111,21 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *printPipeline {
 		return printPipelines(stdout, stderr, o, streams)
+	}
+	if *rttLog != "" {
+		if o.NoCloud {
+			return fmt.Errorf("--rtt-log records cloud replies: drop --no-cloud")
+		}
+		log, err := newRTTLog(*rttLog)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := log.close(); cerr != nil {
+				fmt.Fprintf(stderr, "--rtt-log: %v\n", cerr)
+			}
+		}()
+		o.CloudReply = log.add
 	}
 	if !*quiet {
 		o.Progress = stderr
@@ -252,4 +272,45 @@ func objectsLine(objects map[string]int) string {
 		fmt.Fprintf(&b, " %d %s", c.n, c.class)
 	}
 	return b.String()
+}
+
+// rttLog writes gstreact run --rtt-log: eval.RTTLogHeader, then one line per
+// cloud reply in the order they arrived (eval.ParseLatencyTrace reads it).
+type rttLog struct {
+	mu  sync.Mutex
+	f   *os.File
+	w   *bufio.Writer
+	err error
+}
+
+func newRTTLog(path string) (*rttLog, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--rtt-log: %w", err)
+	}
+	l := &rttLog{f: f, w: bufio.NewWriter(f)}
+	fmt.Fprintln(l.w, eval.RTTLogHeader)
+	return l, nil
+}
+
+// add records one reply; streams call it concurrently.
+func (l *rttLog) add(stream string, frame uint64, rtt time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := fmt.Fprintf(l.w, "%d,%.3f,%s\n", frame, float64(rtt.Microseconds())/1000, stream); err != nil && l.err == nil {
+		l.err = err
+	}
+}
+
+func (l *rttLog) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.err
+	if ferr := l.w.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

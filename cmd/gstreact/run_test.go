@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gst-react/gst-react/internal/eval"
+	"github.com/gst-react/gst-react/internal/testassets"
 )
 
 // set feeds values to a list flag as repeated uses would.
@@ -106,5 +109,42 @@ func TestObjectsLine(t *testing.T) {
 		if got := objectsLine(c.in); got != c.want {
 			t.Errorf("objectsLine(%v) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// --rtt-log writes one line per cloud reply that eval --latency-trace reads
+// back: no reply twice, each with its round trip.
+func TestRunRTTLog(t *testing.T) {
+	testassets.Model(t, "yolox_nano_416x416")
+	path := filepath.Join(t.TempDir(), "rtt.csv")
+	var stdout, stderr strings.Builder
+	// The small model as the in-process worker's keeps the replies quick.
+	err := runRunTo(context.Background(), []string{"--input", "test", "--test-frames", "150", "--cloud-interval", "10",
+		"--cloud-model", "yolox_nano_416x416", "--rtt-log", path, "--quiet"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if lines[0] != eval.RTTLogHeader || len(lines) < 2 {
+		t.Fatalf("want the header and at least one reply:\n%s\n%s", b, stderr.String())
+	}
+	frames := map[string]bool{}
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		if len(f) != 3 || f[2] != "stream0" || frames[f[0]] {
+			t.Fatalf("line %q: want frame,rtt_ms,stream0, each frame once:\n%s", l, b)
+		}
+		frames[f[0]] = true
+	}
+	tr, err := eval.ReadLatencyTrace(path)
+	if err != nil || len(tr.RTTs) != len(lines)-1 || tr.Mean() <= 0 {
+		t.Fatalf("trace %+v: %v", tr, err)
+	}
+	if err := runRunTo(context.Background(), []string{"--input", "test", "--no-cloud", "--rtt-log", path}, &stdout, &stderr); err == nil {
+		t.Error("--rtt-log with --no-cloud accepted")
 	}
 }

@@ -64,7 +64,7 @@ func PolicyReplay(ctx context.Context, p *Prepared, order []int, delay int, trk 
 	if cfg.anchors() {
 		live = run.Local
 	}
-	c := newCloudPath(p, order, live, delay, cfg)
+	c := newCloudPath(p, order, live, ConstantDelay(delay), cfg)
 	rtt := time.Duration(float64(delay) / p.Seq.FPS * float64(time.Second))
 	var sig policy.Signals
 	detect := true // the first frame is detected, as reactdetect's is

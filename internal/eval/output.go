@@ -41,7 +41,7 @@ func WriteJSON(w io.Writer, results []Result) error {
 var CSVHeader = []string{"sequence", "k", "m", "latency_ms", "delay_frames", "frames", "playback",
 	"reference", "classes", "iou_threshold", "decay", "min_score",
 	"edge_map50", "edge_map50_95", "cloud_map50", "cloud_map50_95", "fused_map50", "fused_map50_95",
-	"edge_detect_per_s", "cloud_requests_per_s", "uplink_kbps", "scene_change_requests", "policy"}
+	"edge_detect_per_s", "cloud_requests_per_s", "uplink_kbps", "scene_change_requests", "policy", "latency_trace"}
 
 // WriteCSV writes a header and one row per result; scores are fractions.
 func WriteCSV(w io.Writer, results []Result) error {
@@ -56,7 +56,7 @@ func WriteCSV(w io.Writer, results []Result) error {
 			r.Reference, r.Classes, f(r.IoUThreshold), f(r.Decay), f(r.MinScore),
 			f(r.EdgeOnly.MAP50), f(r.EdgeOnly.MAP5095), f(r.CloudOnly.MAP50), f(r.CloudOnly.MAP5095),
 			f(r.Fused.MAP50), f(r.Fused.MAP5095),
-			f(r.EdgeDetectPerS), f(r.CloudRequestsPerS), f(r.UplinkKbps), strconv.Itoa(r.SceneChangeRequests), r.policy()}
+			f(r.EdgeDetectPerS), f(r.CloudRequestsPerS), f(r.UplinkKbps), strconv.Itoa(r.SceneChangeRequests), r.policy(), r.LatencyTrace}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -149,7 +149,7 @@ func WriteTable(w io.Writer, results []Result) error {
 			fmt.Fprintln(bw)
 		}
 		prev = block
-		fmt.Fprintf(bw, "%-*s %4d %4d %7s %6d %5s", seqW, r.Sequence, r.K, r.M, FormatLatency(r.LatencyMS), r.DelayFrames, r.Reference)
+		fmt.Fprintf(bw, "%-*s %4d %4d %7s %6d %5s", seqW, r.Sequence, r.K, r.M, r.latencyLabel(), r.DelayFrames, r.Reference)
 		if policyCol {
 			fmt.Fprintf(bw, " %8s", r.policy())
 		}
@@ -177,4 +177,13 @@ func WriteRanking(w io.Writer, ranked []Ranked, top int) error {
 			100*r.MeanFused, 100*r.MeanFused2, 100*r.MeanGain, r.Wins, r.Points)
 	}
 	return bw.Flush()
+}
+
+// latencyLabel is the table's latency: "trace" for a replayed RTT log (its
+// mean is in latency_ms of CSV and JSON).
+func (r *Result) latencyLabel() string {
+	if r.LatencyTrace != "" {
+		return "trace"
+	}
+	return FormatLatency(r.LatencyMS)
 }

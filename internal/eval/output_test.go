@@ -131,7 +131,7 @@ func TestCSVAndTable(t *testing.T) {
 	if err := eval.WriteCSV(&buf, one); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := buf.String(), strings.Join(eval.CSVHeader, ",")+"\nseqA,5,30,300,9,300,ping-pong,cloud,0-79,0.5,0.85,0.2,0.25,0.125,0.5,0.25,0.625,0.375,6,1.1,1228.5,3,fixed\n"; got != want {
+	if got, want := buf.String(), strings.Join(eval.CSVHeader, ",")+"\nseqA,5,30,300,9,300,ping-pong,cloud,0-79,0.5,0.85,0.2,0.25,0.125,0.5,0.25,0.625,0.375,6,1.1,1228.5,3,fixed,\n"; got != want {
 		t.Fatalf("CSV:\n%s\nwant\n%s", got, want)
 	}
 	buf.Reset()

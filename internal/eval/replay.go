@@ -126,7 +126,8 @@ type CloudSets struct {
 	// Origin is the frame the set was detected on (-1: none).
 	Origin []int
 	// Sent requests, Skipped frames (MaxInflight reached), Dropped replies
-	// (their frame had left the ring).
+	// (their frame had left the ring, or a newer frame's reply overtook
+	// them: only with varying delays).
 	Sent, Skipped, Dropped int
 	// SentFrames are the replayed frames sent, in order (what the uplink
 	// carries); SceneChanges counts those sent for a scene change.
@@ -147,7 +148,14 @@ type CloudSets struct {
 // the fast-forward is never late: the set for frame j is always carried to
 // frame j (the live MaxLag is moot).
 func CloudStream(ctx context.Context, p *Prepared, order []int, local [][]detection.Detection, m, delay int, cfg CloudConfig) (*CloudSets, error) {
-	c := newCloudPath(p, order, local, delay, cfg)
+	return CloudStreamDelays(ctx, p, order, local, m, ConstantDelay(delay), cfg)
+}
+
+// CloudStreamDelays is CloudStream with each request's delay from delays
+// (e.g. a recorded LatencyTrace). Replies may then overtake each other: as
+// in the engine, a reply older than the one last delivered is dropped.
+func CloudStreamDelays(ctx context.Context, p *Prepared, order []int, local [][]detection.Detection, m int, delays Delays, cfg CloudConfig) (*CloudSets, error) {
+	c := newCloudPath(p, order, local, delays, cfg)
 	for j := range len(order) {
 		if j%64 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -169,14 +177,15 @@ type cloudPath struct {
 	p         *Prepared
 	order     []int
 	local     [][]detection.Detection
-	delay     int
+	delays    Delays
 	cfg       CloudConfig
 	cs        *CloudSets
 	maxJump   int
 	ring      int
 	scene     *sceneTrigger
 	ff        *offload.Carrier
-	pending   []int // origin frames of outstanding requests, in send order
+	pending   []pendingReply // outstanding requests, in send order
+	newest    int            // origin of the newest reply delivered (-1: none)
 	active    bool
 	origin    int
 	at        int // frame the followed boxes are on
@@ -184,13 +193,17 @@ type cloudPath struct {
 	replies   int // replies delivered (dropped ones included)
 }
 
-func newCloudPath(p *Prepared, order []int, local [][]detection.Detection, delay int, cfg CloudConfig) *cloudPath {
+// pendingReply is an outstanding request: the frame it was for and the
+// frame its reply arrives on.
+type pendingReply struct{ origin, due int }
+
+func newCloudPath(p *Prepared, order []int, local [][]detection.Detection, delays Delays, cfg CloudConfig) *cloudPath {
 	n := len(order)
 	maxJump := cfg.MaxJump
 	if maxJump <= 0 {
 		maxJump = offload.DefaultMaxJump
 	}
-	return &cloudPath{p: p, order: order, local: local, delay: delay, cfg: cfg,
+	return &cloudPath{p: p, order: order, local: local, delays: delays, cfg: cfg, newest: -1,
 		cs:      &CloudSets{Sets: make([][]detection.Detection, n), Fresh: make([]bool, n), Origin: make([]int, n)},
 		maxJump: maxJump, ring: cfg.ringFrames(p), scene: newSceneTrigger(cfg),
 		ff: offload.NewCarrier(cfg.Tracker, cfg.AnchorIoU), fusedFrom: -1}
@@ -212,10 +225,28 @@ func (c *cloudPath) full() bool {
 
 // deliver hands over the replies due by frame j.
 func (c *cloudPath) deliver(j int) {
-	for len(c.pending) > 0 && c.pending[0]+c.delay <= j {
-		t := c.pending[0]
-		c.pending = c.pending[1:]
+	for {
+		// The earliest arrival due by j, the earlier request on a tie: with
+		// a constant delay that is always the head, in send order.
+		next := -1
+		for i, r := range c.pending {
+			if r.due <= j && (next < 0 || r.due < c.pending[next].due) {
+				next = i
+			}
+		}
+		if next < 0 {
+			return
+		}
+		t := c.pending[next].origin
+		c.pending = append(c.pending[:next], c.pending[next+1:]...)
 		c.replies++
+		if t < c.newest {
+			// Overtaken by a newer frame's reply: the engine drops it too
+			// (only its in-flight slot is freed).
+			c.cs.Dropped++
+			continue
+		}
+		c.newest = t
 		// A newer reply replaces whatever was followed (engine: seed).
 		c.active = false
 		if j-t >= c.ring {
@@ -236,7 +267,7 @@ func (c *cloudPath) send(j int, sceneChange bool) bool {
 		c.cs.Skipped++
 		return false
 	}
-	c.pending = append(c.pending, j)
+	c.pending = append(c.pending, pendingReply{origin: j, due: j + c.delays(c.cs.Sent)})
 	c.cs.Sent++
 	c.cs.SentFrames = append(c.cs.SentFrames, j)
 	if sceneChange {

@@ -92,6 +92,9 @@ type Result struct {
 	// DelayFrames is ceil(latency × fps): the reply for frame t is used
 	// first on frame t+DelayFrames.
 	DelayFrames int `json:"delay_frames"`
+	// LatencyTrace names the RTT log replayed instead of a constant latency
+	// (Options.Trace); LatencyMS and DelayFrames are then its mean's.
+	LatencyTrace string `json:"latency_trace,omitempty"`
 	// Frames is the number of replayed frames scored (after --loop).
 	Frames int `json:"frames"`
 	// Playback is PlayedOnce, or PlayedPingPong when the sequence was extended by
@@ -144,6 +147,30 @@ type Options struct {
 	// Uplink holds the JPEG and wire settings the uplink cost is measured
 	// with (reactcloud's; zero JPEGQuality: offload.DefaultConfig()).
 	Uplink offload.Config
+	// Trace, when set, replaces the grid's latencies: the n-th cloud request
+	// is answered after the trace's n-th round trip (cycling). Give the grid
+	// one latency (the trace's Mean, which the rows report).
+	Trace *LatencyTrace
+}
+
+// traceDelay is the cloudKey delay of a replay that follows Options.Trace.
+const traceDelay = -1
+
+// delays is the per-request delay of the cloud replay keyed ck.
+func (o Options) delays(ck cloudKey, fps float64) Delays {
+	if ck.delay == traceDelay {
+		return o.Trace.Delays(fps)
+	}
+	return ConstantDelay(ck.delay)
+}
+
+// delayKey is the cloudKey delay of latency l: with a trace, every latency
+// is the trace.
+func (o Options) delayKey(l time.Duration, fps float64) int {
+	if o.Trace != nil {
+		return traceDelay
+	}
+	return DelayFrames(l, fps)
 }
 
 // DefaultOptions are the elements' defaults: reacttrack's tracker and
@@ -203,6 +230,12 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 	}
 	fps := p.Seq.FPS
 	ks, cks := uniq(g.K), g.cloudKeys(fps)
+	if o.Trace != nil {
+		cks = nil
+		for _, m := range uniq(g.M) {
+			cks = append(cks, cloudKey{m, traceDelay})
+		}
+	}
 	local := make([][][]detection.Detection, len(ks))
 	localScore := make([]Score, len(ks))
 	cloud := make([]*CloudSets, len(cks))
@@ -222,7 +255,7 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 			return err
 		}
 		ck := cks[i-len(ks)]
-		cs, err := CloudStream(ctx, p, order, nil, ck.m, ck.delay, o.Cloud)
+		cs, err := CloudStreamDelays(ctx, p, order, nil, ck.m, o.delays(ck, fps), o.Cloud)
 		if err != nil {
 			return err
 		}
@@ -243,11 +276,15 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 		for _, m := range g.M {
 			for _, l := range g.Latencies {
 				d := DelayFrames(l, fps)
-				li, ci := slices.Index(ks, k), slices.Index(cks, cloudKey{m, d})
+				li, ci := slices.Index(ks, k), slices.Index(cks, cloudKey{m, o.delayKey(l, fps)})
+				var traceName string
+				if o.Trace != nil {
+					traceName = o.Trace.Name
+				}
 				for _, fp := range g.Fusion {
 					results = append(results, Result{
 						Sequence: name, Policy: PolicyFixed, K: k, M: m, LatencyMS: float64(l) / float64(time.Millisecond),
-						DelayFrames: d, Frames: len(order), Playback: playback, FusionParams: fp,
+						DelayFrames: d, LatencyTrace: traceName, Frames: len(order), Playback: playback, FusionParams: fp,
 						Reference: o.Reference.kind(), Classes: FormatClasses(o.Reference.ScoredClasses()),
 						EdgeOnly: localScore[li], CloudOnly: cloudScore[ci],
 					})
@@ -268,7 +305,7 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 		}
 		ck := cks[ci]
 		// Not counted in Units: anchoring is an option, off by default.
-		cs, err := CloudStream(ctx, p, order, local[li], ck.m, ck.delay, o.Cloud)
+		cs, err := CloudStreamDelays(ctx, p, order, local[li], ck.m, o.delays(ck, fps), o.Cloud)
 		carried[i] = cs
 		return err
 	})

@@ -92,6 +92,12 @@ type Options struct {
 	// Notify, when set, is told of outages, recoveries, served URLs and the
 	// metrics address, from the run's goroutines.
 	Notify func(Event)
+	// CloudReply, when set, is told of every cloud reply reactcloud reports
+	// (its reactcloud-reply bus message): the stream, the frame the request
+	// was for and its round trip. It is called from each stream's bus loop,
+	// so several streams call it concurrently. Replies that arrive after the
+	// input's end are not reported.
+	CloudReply func(stream string, frame uint64, rtt time.Duration)
 
 	// Publish adds reactpublish after reactcloud: one JSON record per frame
 	// to a file (FILE.jsonl, "-" for standard output) or to NATS

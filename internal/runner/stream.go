@@ -369,6 +369,12 @@ func (s *stream) loop(ctx context.Context) error {
 				s.mu.Lock()
 				s.cloud = v
 				s.mu.Unlock()
+			case "reactcloud-reply":
+				if s.o.CloudReply != nil {
+					v := st.Values()
+					rtt := time.Duration(FieldNumber(v["rtt-ms"]) * float64(time.Millisecond))
+					s.o.CloudReply(s.id, uint64(FieldNumber(v["frame"])), rtt)
+				}
 			case inputMessage:
 				s.onInputMessage(st.Values())
 			}
