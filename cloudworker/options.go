@@ -58,6 +58,10 @@ type Options struct {
 	// (one per core). With Concurrency > 1 set about cores/Concurrency, or the
 	// slots fight over the cores.
 	Threads int
+	// NoSpin lets ONNX Runtime's threads sleep between requests instead of
+	// spinning (onnx.Options.NoSpin): for a worker that shares its cores
+	// with other work, such as the in-process worker of gstreact run.
+	NoSpin bool
 	// CUDA runs the detectors on the CUDA execution provider (GPU 0). New
 	// fails, saying so, when the ONNX Runtime library has no CUDA support.
 	// Default false: CPU.

@@ -127,6 +127,7 @@ func New(opts Options) (*Worker, error) {
 		det, err := detector.New(detector.Config{
 			ModelPath:      opts.ModelPath,
 			Threads:        opts.Threads,
+			NoSpin:         opts.NoSpin,
 			CUDA:           opts.CUDA,
 			ScoreThreshold: opts.ScoreThreshold,
 			NMSThreshold:   opts.NMSThreshold,

@@ -79,7 +79,7 @@ var props = shell.Props[settings]{
 			nil, shell.ReadWriteReady),
 			func(s *settings) any { return s.preprocess }, func(s *settings, v any) { s.preprocess = v.(string) }),
 		shell.P(glib.NewUintParam("threads", "Threads",
-			"ONNX Runtime intra-op threads (0 = one per core)",
+			"ONNX Runtime intra-op threads (0 = one per core). Behind a queue that decodes on another thread, one core fewer leaves the decoder its core (gstreact run does so). With interval > 1 they sleep between detections instead of spinning",
 			0, 256, 0, shell.ReadWriteReady),
 			func(s *settings) any { return s.threads }, func(s *settings, v any) { s.threads = v.(uint) }),
 	}}
@@ -229,6 +229,9 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	}
 	det, err := detector.New(detector.Config{
 		ModelPath: modelPath, Threads: int(s.threads),
+		// Runs k frames apart leave ONNX Runtime's threads idle in between:
+		// spinning there would take the core the decoder needs (issue 17).
+		NoSpin:         s.interval > 1,
 		ScoreThreshold: float32(s.threshold), NMSThreshold: float32(s.nmsThreshold), Classes: classes,
 		Preprocess: s.preprocess,
 	})

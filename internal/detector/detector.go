@@ -25,6 +25,7 @@ import (
 type Config struct {
 	ModelPath      string
 	Threads        int     // ONNX Runtime intra-op threads; 0 = runtime default
+	NoSpin         bool    // ONNX Runtime threads sleep between runs (onnx.Options.NoSpin)
 	CUDA           bool    // use the CUDA execution provider
 	ScoreThreshold float32 // minimum score; 0 = the model's manifest threshold, else 0.3
 	NMSThreshold   float32 // IoU above which a same-class box is suppressed
@@ -63,7 +64,7 @@ type Detector struct {
 // outputs are a head the decoders understand.
 func New(cfg Config) (*Detector, error) {
 	entry, _ := models.Embedded().ForFile(cfg.ModelPath)
-	opts := onnx.Options{IntraOpThreads: cfg.Threads, CUDA: cfg.CUDA, MaxBatch: cfg.MaxBatch}
+	opts := onnx.Options{IntraOpThreads: cfg.Threads, NoSpin: cfg.NoSpin, CUDA: cfg.CUDA, MaxBatch: cfg.MaxBatch}
 	if entry != nil {
 		opts.InputW, opts.InputH = entry.Input.Width, entry.Input.Height
 		if sh := entry.Output.Shape; len(sh) > 0 {

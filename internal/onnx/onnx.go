@@ -51,6 +51,14 @@ func Init(libPath string) error {
 type Options struct {
 	// IntraOpThreads is ONNX Runtime's intra-op thread count; 0 = runtime default (all cores).
 	IntraOpThreads int
+	// NoSpin stops the intra-op threads from spinning while they wait for
+	// the next run. Spinning speeds up back-to-back runs, but a session
+	// that runs now and then beside other work (a detector every k-th frame
+	// of a pipeline, a cloud worker inside the edge process) spins on cores
+	// that work needs: measured on 2 cores in gstreact bench's edge
+	// pipeline, reactdetect's spinning cost 8 ms of CPU per frame and the
+	// in-process worker's 5.
+	NoSpin bool
 	// CUDA appends the CUDA execution provider (device 0); it fails clearly when
 	// the runtime library was built without it.
 	CUDA bool
@@ -227,9 +235,16 @@ func newOptions(opts Options, threads int) (*ort.SessionOptions, error) {
 	}
 	// One image at a time: parallel operator execution only adds contention.
 	so.SetInterOpNumThreads(1)
-	// Intra-op threads keep spinning between runs (ORT's default). Turning it
-	// off was measured 40-80% slower per inference here, and handing idle
-	// cores to a parallel letterbox gained nothing while they spin.
+	// Intra-op threads keep spinning between runs (ORT's default) unless
+	// NoSpin. Turning it off was measured 40-80% slower per inference in a
+	// loop of back-to-back runs, and handing idle cores to a parallel
+	// letterbox gained nothing while they spin.
+	if opts.NoSpin {
+		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			so.Destroy()
+			return nil, err
+		}
+	}
 	if opts.CUDA {
 		cu, err := ort.NewCUDAProviderOptions()
 		if err == nil {

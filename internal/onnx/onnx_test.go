@@ -65,3 +65,33 @@ func TestReopenedSessionsReturnTheirMemory(t *testing.T) {
 		t.Errorf("RSS grew %.1f MB over %d reopened sessions (limit 40 MB): closed sessions keep memory", end-base, n)
 	}
 }
+
+// NoSpin only lets the intra-op threads sleep between runs: the session
+// computes what a spinning one does.
+func TestNoSpinSessionComputesTheSame(t *testing.T) {
+	testassets.InitORT(t)
+	model := testassets.Model(t, "yolox_nano_416x416")
+	outputs := func(opts onnx.Options) []float32 {
+		s, err := onnx.Open(model, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for i := range s.Input() {
+			s.Input()[i] = float32(i%251) / 251
+		}
+		for range 2 { // the second run starts from sleeping threads
+			if err := s.Run(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return slices.Clone(s.Output())
+	}
+	spin := outputs(onnx.Options{IntraOpThreads: 2})
+	sleep := outputs(onnx.Options{IntraOpThreads: 2, NoSpin: true})
+	for i := range spin {
+		if d := spin[i] - sleep[i]; d > 1e-4 || d < -1e-4 {
+			t.Fatalf("output %d: %v spinning, %v with NoSpin", i, spin[i], sleep[i])
+		}
+	}
+}

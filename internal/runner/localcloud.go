@@ -49,6 +49,9 @@ func StartWorker(ctx context.Context, url string, o LocalCloudOptions) (*cloudwo
 		wo.ModelPath = o.Model
 	}
 	wo.Threads = o.Threads
+	// It shares the cores with the edge pipeline and runs every m-th frame:
+	// spinning between requests would take them from decoding and analysis.
+	wo.NoSpin = true
 	wo.ExtraLatency = o.ExtraLatency
 	wo.WorkerID = "in-process"
 	wo.SummaryInterval = -1
