@@ -40,7 +40,7 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&o.NMSThreshold, "nms-threshold", reactdetect.DefaultNMSThreshold, "NMS IoU threshold 0..1")
 	fs.StringVar(&o.Classes, "classes", "", "keep only these classes, e.g. \"person,car\" (default all)")
 	fs.StringVar(&o.LabelsFile, "labels", "", "class names file, one per line (default COCO)")
-	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime threads (default one per core)")
+	fs.IntVar(&o.Threads, "threads", 0, "reactdetect's ONNX Runtime threads (default one per core but one, left to decoding)")
 	fs.StringVar(&o.Encoder.Encoder, "encoder", "x264enc", "H.264 encoder for file and RTSP output: x264enc or openh264enc")
 	fs.IntVar(&o.Encoder.Bitrate, "bitrate", 0, "H.264 bitrate in kbit/s, file and RTSP output (default: encoder's)")
 	fs.IntVar(&o.TestFrames, "test-frames", 300, "frames produced by --input test")
