@@ -37,6 +37,101 @@ func (e *env) stopLocalCloud() {
 	}
 }
 
+// edgePipeline is section 4's pipeline, with the knobs that were measured to
+// choose it (issue 17).
+type edgePipeline struct {
+	location            string // multifilesrc pattern of the 1080p JPEG stream
+	frames              int
+	edgeModel, cloudURL string
+	// oneThread leaves out the queue after videoscale, so decoding and
+	// analysis share one streaming thread (the pipeline before issue 17).
+	oneThread bool
+	// detectThreads is reactdetect's threads property (0: what gstreact
+	// run sets, runner.DetectThreads).
+	detectThreads int
+}
+
+// desc is the pipeline as gstreact run builds it for a folder of JPEGs:
+// decoding and scaling on the source thread, runner.AnalysisQueue, then
+// the analysis thread (reactdetect … reactoverlay).
+func (ep edgePipeline) desc() string {
+	threads := ep.detectThreads
+	if threads <= 0 {
+		threads = runner.DetectThreads()
+	}
+	det := fmt.Sprintf("reactdetect name=detect interval=%d threads=%d model-file=%s", pipeK, threads, launch.Quote(ep.edgeModel))
+	q := runner.AnalysisQueue + " ! "
+	if ep.oneThread {
+		q = ""
+	}
+	cloudEl := fmt.Sprintf("reactcloud name=cloud server=%s interval=%d", launch.Quote(ep.cloudURL), pipeM)
+	return fmt.Sprintf(`multifilesrc location=%s index=0 stop-index=%d caps="image/jpeg,framerate=30/1" ! jpegdec name=dec ! videoscale name=scale ! video/x-raw,width=960,height=540 ! %s%s ! reacttrack name=track ! %s ! reactoverlay name=overlay ! fakesink name=sink sync=false`,
+		launch.Quote(ep.location), ep.frames-1, q, det, cloudEl)
+}
+
+// edgeTimes is what the probes of one edge pipeline run say, per stage.
+type edgeTimes struct {
+	first, last   int     // the frames measured
+	fps, boundFPS float64 // frames/s out of reactoverlay; 1/(t_detect/k + t_track)
+	// source: jpegdec + videoscale per frame, on the source thread.
+	// wait: the analysis thread waiting for its next frame (with one
+	// streaming thread, the source's whole cost).
+	source, wait          float64 // ms/frame
+	detect, detectOther   float64 // ms per detection; ms on the other frames
+	track, cloud, overlay float64 // ms/frame
+	detections            int
+}
+
+// edgePipelineProbes are the pads measureEdge reads, in its order.
+var edgePipelineProbes = [][2]string{
+	{"detect", "sink"}, {"detect", "src"}, {"track", "src"}, {"cloud", "src"}, {"overlay", "src"},
+	{"dec", "sink"}, {"scale", "src"},
+}
+
+// edgeOverlayProbe is the index in edgePipelineProbes of the last element's output.
+const edgeOverlayProbe = 4
+
+// measureEdge turns the probe times of a run into per-stage times, skipping
+// the first skip frames (start-up). Each stage's time is the gap between the
+// probes around it on one frame, so it stays its own with the source on
+// another thread; the source is timed from jpegdec's input to videoscale's
+// output (reading a page-cached JPEG is left out).
+func measureEdge(times map[string][]int64, skip int) (edgeTimes, error) {
+	t := func(k string) []int64 { return times[k] }
+	dIn, dOut, tOut, cOut, oOut := t("detect.sink"), t("detect.src"), t("track.src"), t("cloud.src"), t("overlay.src")
+	decIn, scaleOut := t("dec.sink"), t("scale.src")
+	n := min(len(dIn), len(dOut), len(tOut), len(cOut), len(oOut), len(decIn), len(scaleOut))
+	if n < skip+10 {
+		return edgeTimes{}, fmt.Errorf("only %d frames went through the pipeline", n)
+	}
+	var r edgeTimes
+	var nOther int
+	for i := skip; i < n; i++ {
+		r.source += float64(scaleOut[i] - decIn[i])
+		r.wait += float64(dIn[i] - oOut[i-1])
+		d := float64(dOut[i] - dIn[i])
+		if i%pipeK == 0 {
+			r.detect += d
+			r.detections++
+		} else {
+			r.detectOther += d
+			nOther++
+		}
+		r.track += float64(tOut[i] - dOut[i])
+		r.cloud += float64(cOut[i] - tOut[i])
+		r.overlay += float64(oOut[i] - cOut[i])
+	}
+	frames := float64(n-skip) * 1e6
+	r.first, r.last = skip, n-1
+	r.source, r.wait = r.source/frames, r.wait/frames
+	r.detect /= float64(max(r.detections, 1)) * 1e6
+	r.detectOther /= float64(max(nOther, 1)) * 1e6
+	r.track, r.cloud, r.overlay = r.track/frames, r.cloud/frames, r.overlay/frames
+	r.fps = float64(n-1-skip) / (float64(oOut[n-1]-oOut[skip]) / 1e9)
+	r.boundFPS = 1000 / (r.detect/pipeK + r.track)
+	return r, nil
+}
+
 // pipelineSections: (4) the full edge pipeline against the bound its
 // detector and tracker set, and from the same run (7) its RSS and the Go
 // allocations per frame of each element, attributed by allocation stack.
@@ -54,62 +149,37 @@ func (e *env) pipelineSections(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	edgeDet := fmt.Sprintf("reactdetect name=detect interval=%d model-file=%s", pipeK, launch.Quote(e.edge))
-	cloudEl := fmt.Sprintf("reactcloud name=cloud server=%s interval=%d", launch.Quote(lc.URL()), pipeM)
-	desc := fmt.Sprintf(`multifilesrc location=%s index=0 stop-index=%d caps="image/jpeg,framerate=30/1" ! jpegdec ! videoscale ! video/x-raw,width=960,height=540 ! %s ! reacttrack name=track ! %s ! reactoverlay name=overlay ! fakesink name=sink sync=false`,
-		launch.Quote(loc), p.pipeFrames-1, edgeDet, cloudEl)
+	ep := edgePipeline{location: loc, frames: p.pipeFrames, edgeModel: e.edge, cloudURL: lc.URL()}
 	rssBefore, _ := readRSS()
 	res, err := runPipeline(ctx, pipeSpec{
-		desc: desc,
-		probes: [][2]string{
-			{"detect", "sink"}, {"detect", "src"}, {"track", "src"}, {"cloud", "src"}, {"overlay", "src"},
-		},
+		desc: ep.desc(), probes: edgePipelineProbes,
 		capacity: p.pipeFrames, timeout: 10 * time.Minute,
-		allocProbe: 4, allocFrom: p.pipeAlloc[0], allocTo: p.pipeAlloc[1], byOwner: true,
+		allocProbe: edgeOverlayProbe, allocFrom: p.pipeAlloc[0], allocTo: p.pipeAlloc[1], byOwner: true,
 		sampleRSS: true, keepElementMessages: true,
 	})
 	if err != nil {
 		return err
 	}
-	t := func(k string) []int64 { return res.times[k] }
-	dIn, dOut, tOut, cOut, oOut := t("detect.sink"), t("detect.src"), t("track.src"), t("cloud.src"), t("overlay.src")
-	n := min(len(dIn), len(dOut), len(tOut), len(cOut), len(oOut))
-	if n < p.pipeSkip+10 {
-		return fmt.Errorf("only %d frames went through the pipeline", n)
+	r, err := measureEdge(res.times, p.pipeSkip)
+	if err != nil {
+		return err
 	}
-	var source, det, detOther, track, cloud, overlay float64
-	var nDet, nOther int
-	for i := p.pipeSkip; i < n; i++ {
-		source += float64(dIn[i] - oOut[i-1])
-		d := float64(dOut[i] - dIn[i])
-		if i%pipeK == 0 {
-			det += d
-			nDet++
-		} else {
-			detOther += d
-			nOther++
-		}
-		track += float64(tOut[i] - dOut[i])
-		cloud += float64(cOut[i] - tOut[i])
-		overlay += float64(oOut[i] - cOut[i])
-	}
-	frames := float64(n - p.pipeSkip)
-	tDet, tTrack := det/float64(nDet)/1e6, track/frames/1e6
-	fps := float64(n-1-p.pipeSkip) / (float64(oOut[n-1]-oOut[p.pipeSkip]) / 1e9)
-	bound := 1000 / (tDet/pipeK + tTrack)
-	run := fmt.Sprintf("frames %d..%d of %d", p.pipeSkip, n-1, n)
-	e.add(4, "pipeline_fps", "edge pipeline 960x540", fps, "frames/s",
-		fmt.Sprintf("multifilesrc→jpegdec→videoscale→reactdetect k=%d→reacttrack→reactcloud m=%d→reactoverlay→fakesink sync=false; %s; the in-process cloud worker shares the %d cores",
-			pipeK, pipeM, run, e.rep.Machine.Cores))
-	e.add(4, "pipeline_bound_fps", "bound 1/(t_detect/k + t_track)", bound, "frames/s",
-		fmt.Sprintf("t_detect %.1f ms, t_track %.2f ms, k=%d, from the same run", tDet, tTrack, pipeK))
-	e.add(4, "pipeline_vs_bound_ratio", "pipeline / bound", fps/bound, "ratio", "the rest is decode, scale, reactcloud, overlay and the worker")
-	e.add(4, "pipeline_source_ms", "  read+jpegdec+videoscale", source/frames/1e6, "ms/frame", "1080p JPEG → 960x540 I420, per frame (probe gaps)")
-	e.add(4, "pipeline_detect_ms", "  reactdetect per detection", tDet, "ms/detection",
-		fmt.Sprintf("%d detections; %.2f ms on the other frames", nDet, detOther/max(float64(nOther), 1)/1e6))
-	e.add(4, "pipeline_track_ms", "  reacttrack", tTrack, "ms/frame", "mean over all frames (seeding and stepping)")
-	e.add(4, "pipeline_cloud_ms", "  reactcloud (streaming thread)", cloud/frames/1e6, "ms/frame", "ring store, offload copy, fusion")
-	e.add(4, "pipeline_overlay_ms", "  reactoverlay", overlay/frames/1e6, "ms/frame", "")
+	run := fmt.Sprintf("frames %d..%d of %d", r.first, r.last, r.last+1)
+	e.add(4, "pipeline_fps", "edge pipeline 960x540", r.fps, "frames/s",
+		fmt.Sprintf("multifilesrc→jpegdec→videoscale→queue→reactdetect k=%d threads=%d→reacttrack→reactcloud m=%d→reactoverlay→fakesink sync=false; %s; the in-process cloud worker shares the %d cores",
+			pipeK, runner.DetectThreads(), pipeM, run, e.rep.Machine.Cores))
+	e.add(4, "pipeline_bound_fps", "bound 1/(t_detect/k + t_track)", r.boundFPS, "frames/s",
+		fmt.Sprintf("t_detect %.1f ms, t_track %.2f ms, k=%d, from the same run", r.detect, r.track, pipeK))
+	e.add(4, "pipeline_vs_bound_ratio", "pipeline / bound", r.fps/r.boundFPS, "ratio", "the rest is reactcloud, overlay, waiting for the source, and the worker")
+	e.add(4, "pipeline_source_ms", "  jpegdec+videoscale (source thread)", r.source, "ms/frame",
+		"1080p JPEG → 960x540 I420, jpegdec input to videoscale output, on its own thread behind the queue")
+	e.add(4, "pipeline_wait_ms", "  analysis waits for a frame", r.wait, "ms/frame",
+		"reactoverlay's output to reactdetect's next input: ~0 while the source keeps up")
+	e.add(4, "pipeline_detect_ms", "  reactdetect per detection", r.detect, "ms/detection",
+		fmt.Sprintf("%d detections; %.2f ms on the other frames", r.detections, r.detectOther))
+	e.add(4, "pipeline_track_ms", "  reacttrack", r.track, "ms/frame", "mean over all frames (seeding and stepping)")
+	e.add(4, "pipeline_cloud_ms", "  reactcloud (streaming thread)", r.cloud, "ms/frame", "ring store, offload copy, fusion")
+	e.add(4, "pipeline_overlay_ms", "  reactoverlay", r.overlay, "ms/frame", "")
 	st := res.messages["reactcloud-status"]
 	offloads, rtt := runner.FieldNumber(st["offloaded"]), runner.FieldNumber(st["mean-rtt-ms"])
 	e.add(4, "pipeline_offloads", "  offloads during the run", offloads, "requests",
