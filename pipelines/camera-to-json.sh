@@ -17,6 +17,7 @@ if [ "$dest" = nats ]; then
 else
   publish="reactpublish location=$dest"
 fi
-exec gst-launch-1.0 -e -q uridecodebin uri="$uri" ! videoconvert \
+# queue: decoding runs on its own thread (another core) beside the analysis.
+exec gst-launch-1.0 -e -q uridecodebin uri="$uri" ! videoconvert ! queue \
   ! reactdetect interval=5 ! reacttrack ! reactcloud server="$nats" \
   ! $publish ! fakesink sync=false

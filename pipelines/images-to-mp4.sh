@@ -6,9 +6,10 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 export GST_PLUGIN_PATH="${GST_PLUGIN_PATH:-$here/../build}"
 dir=$1 out=$2 interval=${3:-5} fps=${4:-30}
+# queue: decoding runs on its own thread (another core) beside the analysis.
 exec gst-launch-1.0 -e \
   multifilesrc location="$dir/%06d.jpg" start-index=1 caps="image/jpeg,framerate=$fps/1" \
-  ! jpegdec ! videoconvert \
+  ! jpegdec ! videoconvert ! queue \
   ! reactdetect interval="$interval" ! reactoverlay \
   ! videoconvert ! x264enc speed-preset=veryfast tune=zerolatency ! h264parse ! mp4mux \
   ! filesink location="$out"

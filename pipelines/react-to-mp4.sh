@@ -19,7 +19,8 @@ if [ -d "$in" ]; then
 else
   set -- filesrc location="$in" ! decodebin
 fi
-exec gst-launch-1.0 -e -m "$@" ! videoconvert \
+# queue: decoding runs on its own thread (another core) beside the analysis.
+exec gst-launch-1.0 -e -m "$@" ! videoconvert ! queue \
   ! reactdetect interval="$interval" ! reacttrack \
   ! reactcloud server="$nats" interval="$cloud_interval" ! reactoverlay \
   ! videoconvert ! x264enc speed-preset=veryfast tune=zerolatency ! h264parse ! mp4mux \
