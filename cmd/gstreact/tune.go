@@ -83,6 +83,7 @@ func runTune(ctx context.Context, args []string) error {
 	cloudModel := fs.String("cloud-model", "", "cloud ONNX model: file path or manifest name (default: eval's)")
 	cacheDir := fs.String("cache-dir", "", "detector and frame cache (default <gst-react cache>/eval)")
 	jobs := fs.Int("jobs", runtime.NumCPU(), "replays run at once (results do not depend on it)")
+	plotPath := fs.String("plot", "", "also draw fused mAP@0.5 against uplink of every candidate, the Pareto front and the chosen point to this PNG")
 	format := fs.String("format", "table", "stdout format: table or json ({\"chosen\": {...}, \"candidates\": [...]})")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -181,6 +182,16 @@ func runTune(ctx context.Context, args []string) error {
 	eval.MarkFront(cands, budget)
 	eval.SortCandidates(cands)
 	chosen, chooseErr := eval.Choose(cands, budget)
+	if *plotPath != "" {
+		var marked *eval.Candidate
+		if chooseErr == nil {
+			marked = &chosen
+		}
+		title := fmt.Sprintf("gstreact tune: %s, latency %s, reference %s", filepath.Base(*input), lat, r0.Reference)
+		if err := writeTunePlot(*plotPath, cands, marked, budget, title); err != nil {
+			return err
+		}
+	}
 	if *format == "json" {
 		if chooseErr != nil {
 			return chooseErr
@@ -234,4 +245,26 @@ func countIf[T any](v []T, f func(T) bool) int {
 		}
 	}
 	return n
+}
+
+// writeTunePlot writes the PNG through a temporary file, so a failed write
+// leaves no half-written plot under the name given.
+func writeTunePlot(path string, cands []eval.Candidate, chosen *eval.Candidate, b eval.Budget, title string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tune-plot-*.png")
+	if err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after the rename, a no-op
+	err = eval.WriteTunePlot(tmp, cands, chosen, b, title)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	fmt.Fprintf(tuneStderr, "wrote %s\n", path)
+	return nil
 }
