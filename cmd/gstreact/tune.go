@@ -15,8 +15,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gst-react/gst-react/internal/eval"
+	"github.com/gst-react/gst-react/internal/videodecode"
 )
 
 // Where `gstreact tune` writes; tests replace them.
@@ -30,6 +32,10 @@ var (
 	defaultTuneK = []string{"1", "2", "3", "5", "8", "10", "15", "20", "30"}
 	defaultTuneM = []string{"5", "10", "15", "20", "30", "45", "60", "90"}
 )
+
+// defaultLiveDuration is how long tune records a live input without
+// --duration: long enough for m=90 to send a few requests at 30 fps.
+const defaultLiveDuration = 60 * time.Second
 
 // tuneReport is tune's JSON output.
 type tuneReport struct {
@@ -65,8 +71,9 @@ func runTune(ctx context.Context, args []string) error {
 			"properties.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	input := fs.String("input", "", "video file (any format GStreamer decodes) or MOT sequence folder (required)")
-	duration := fs.Duration("duration", 0, "use only the first DURATION of the input (e.g. 60s; 0 = all of it)")
+	input := fs.String("input", "", "video file (any format GStreamer decodes), MOT sequence folder, or a live rtsp:// camera, recorded for --duration first (required)")
+	duration := fs.Duration("duration", 0, "use only the first DURATION of the input (e.g. 60s; 0 = all of it; a live input is recorded for this long, default 60s)")
+	firstFrame := fs.Duration("first-frame-timeout", 15*time.Second, "a live input that delivers no video frame for this long is an error")
 	maxUplink := fs.Float64("max-uplink-kbps", 0, "budget: uplink to the cloud in kbit/s (0 = no limit)")
 	maxEdge := fs.Float64("max-edge-fps", 0, "budget: edge detector runs per second (0 = no limit)")
 	maxCloud := fs.Float64("max-cloud-rps", 0, "budget: cloud requests per second (0 = no limit)")
@@ -119,10 +126,30 @@ func runTune(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The sweep replays a file: a live input is recorded first, into a
+	// temporary file (never the cache, so a failed recording leaves nothing
+	// there); the cache then keeps its decoded frames like any clip's.
+	clip := *input
 	if strings.Contains(*input, "://") {
-		return fmt.Errorf("--input %s: live inputs are not supported yet; record a clip first, e.g. gst-launch-1.0 -e rtspsrc location=URL ! rtph264depay ! h264parse ! mp4mux ! filesink location=clip.mp4, then tune on clip.mp4", *input)
-	}
-	if st, err := os.Stat(*input); err != nil {
+		if *duration == 0 {
+			*duration = defaultLiveDuration
+		}
+		if *firstFrame <= 0 {
+			return fmt.Errorf("--first-frame-timeout %v must be > 0", *firstFrame)
+		}
+		tmp, err := os.MkdirTemp("", "gstreact-tune-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		clip = filepath.Join(tmp, "live.mkv")
+		fmt.Fprintf(tuneStderr, "recording %s of %s...\n", duration, *input)
+		n, err := videodecode.Record(ctx, *input, clip, *duration, *firstFrame)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tuneStderr, "recorded %d frames\n", n)
+	} else if st, err := os.Stat(*input); err != nil {
 		return fmt.Errorf("--input: %w", err)
 	} else if !st.IsDir() && !st.Mode().IsRegular() {
 		return fmt.Errorf("--input %s is neither a video file nor a MOT folder", *input)
@@ -137,7 +164,7 @@ func runTune(ctx context.Context, args []string) error {
 		}
 	}
 	logLine := func(format string, args ...any) { fmt.Fprintf(tuneStderr, format+"\n", args...) }
-	seqs, err := loadSequences(ctx, []string{*input}, filepath.Join(dir, "frames"), *jobs, logLine)
+	seqs, err := loadSequences(ctx, []string{clip}, filepath.Join(dir, "frames"), *jobs, logLine)
 	if err != nil {
 		return err
 	}
@@ -148,7 +175,7 @@ func runTune(ctx context.Context, args []string) error {
 			*input, len(seq.Frames), float64(len(seq.Frames))/seq.FPS, seq.FPS, largest)
 	}
 
-	evalArgs := []string{"--sequence", *input, "--reference", *reference, "--k", kFlag.String(), "--m", mFlag.String(),
+	evalArgs := []string{"--sequence", clip, "--reference", *reference, "--k", kFlag.String(), "--m", mFlag.String(),
 		"--latency", lat.String(), "--format", "json", "--cache-dir", dir, "--jobs", strconv.Itoa(*jobs)}
 	for flagName, v := range map[string]string{"--classes": *classes, "--edge-model": *edgeModel, "--cloud-model": *cloudModel} {
 		if v != "" {
@@ -187,7 +214,11 @@ func runTune(ctx context.Context, args []string) error {
 		if chooseErr == nil {
 			marked = &chosen
 		}
-		title := fmt.Sprintf("gstreact tune: %s, latency %s, reference %s", filepath.Base(*input), lat, r0.Reference)
+		name := *input
+		if clip == *input {
+			name = filepath.Base(*input)
+		}
+		title := fmt.Sprintf("gstreact tune: %s, latency %s, reference %s", name, lat, r0.Reference)
 		if err := writeTunePlot(*plotPath, cands, marked, budget, title); err != nil {
 			return err
 		}

@@ -73,7 +73,12 @@ func WriteTunePlot(w io.Writer, cs []Candidate, chosen *Candidate, b Budget, tit
 	if b.MaxUplinkKbps > 0 {
 		x := xpix(b.MaxUplinkKbps)
 		c.Line(x, T, x, B, 2, 6, colBudgetL)
-		c.Text(x+4, T+2, "budget "+label(b.MaxUplinkKbps)+" kbit/s", colBudgetL, chart.White, 1)
+		text := "budget " + label(b.MaxUplinkKbps) + " kbit/s"
+		if tx := x + 4; tx+chart.TextWidth(text, 1) < W {
+			c.Text(tx, T+2, text, colBudgetL, chart.White, 1)
+		} else {
+			c.TextRight(x-4, T+2, text, colBudgetL, chart.White, 1)
+		}
 	}
 
 	// The staircase: walking up in uplink, each point more accurate than
