@@ -77,7 +77,7 @@ type Options struct {
 	// round trip of the first request of a batch under light load.
 	MaxBatchWait time.Duration
 	// ScoreThreshold is the minimum obj×class score of a box, in (0,1];
-	// default 0.3.
+	// default (0): the model's threshold in models/manifest.json, else 0.3.
 	ScoreThreshold float32
 	// NMSThreshold is the IoU above which a same-class box is suppressed, in
 	// (0,1]; default 0.45.
@@ -179,7 +179,14 @@ func (o Options) withDefaults() Options {
 		o.Concurrency = d.Concurrency
 	}
 	if o.ScoreThreshold == 0 {
+		// The model's own threshold: score scales differ by family (GFL
+		// scores run lower than YOLOX's obj×cls).
 		o.ScoreThreshold = d.ScoreThreshold
+		if mp, err := models.Resolve(o.ModelPath); err == nil {
+			if e, ok := models.Embedded().ForFile(mp); ok && e.Threshold > 0 {
+				o.ScoreThreshold = e.Threshold
+			}
+		}
 	}
 	if o.NMSThreshold == 0 {
 		o.NMSThreshold = d.NMSThreshold

@@ -39,6 +39,21 @@ func TestWorkerZooModels(t *testing.T) {
 	}
 }
 
+// A worker given no threshold takes the model's own from the manifest
+// (GFL scores run lower than YOLOX's obj×cls), an explicit one wins.
+func TestWorkerTakesTheModelsThreshold(t *testing.T) {
+	path := testassets.ZooModel(t, "nanodet_416_int8")
+	if got := (Options{ModelPath: path}).withDefaults().ScoreThreshold; got != 0.35 {
+		t.Errorf("nanodet_416_int8 without a threshold: %v, want its manifest's 0.35", got)
+	}
+	if got := (Options{ModelPath: path, ScoreThreshold: 0.5}).withDefaults().ScoreThreshold; got != 0.5 {
+		t.Errorf("explicit threshold 0.5 became %v", got)
+	}
+	if got := (Options{ModelPath: "/nonexistent.onnx"}).withDefaults().ScoreThreshold; got != DefaultScoreThreshold {
+		t.Errorf("a model outside the manifest: %v, want %v", got, DefaultScoreThreshold)
+	}
+}
+
 // A model whose outputs fit no decoder is refused when the worker is made,
 // with a message that lists the outputs found and the supported formats.
 func TestWorkerUnknownLayoutListsOutputs(t *testing.T) {

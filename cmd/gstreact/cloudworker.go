@@ -56,7 +56,7 @@ func runCloudworker(ctx context.Context, args []string) error {
 	workerID := fs.String("worker-id", "", "name of this worker in replies, logs and metrics, 1..64 of A-Z a-z 0-9 . _ - (default \"<hostname>-<pid>\")")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics and /healthz on this address, e.g. :9090 (default \"\": off)")
 	extraLatency := fs.Duration("extra-latency", 0, "sleep added before each reply, to simulate a distant cloud, e.g. 300ms (default 0: none)")
-	threshold := fs.Float64("threshold", cloudworker.DefaultScoreThreshold, "minimum detection score, in (0, 1]")
+	threshold := fs.Float64("threshold", 0, "minimum detection score, in (0, 1] (default 0: the model's own from models/manifest.json, else 0.3)")
 	nmsThreshold := fs.Float64("nms-threshold", cloudworker.DefaultNMSThreshold, "NMS IoU threshold, in (0, 1]")
 	preproc := fs.String("preprocess", "", "override the model's preprocessing, naming only what differs: "+preprocess.SpecKeys+" (default \"\": the model's own, from its format and models/manifest.json)")
 	summary := fs.Duration("summary-interval", cloudworker.DefaultSummaryInterval, "how often to log a summary line (0: never)")
