@@ -3,7 +3,6 @@ package videodecode_test
 import (
 	"context"
 	"image"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/go-gst/go-gst/gst"
 
+	"github.com/gst-react/gst-react/internal/pipetest"
 	"github.com/gst-react/gst-react/internal/rtspserve"
 	"github.com/gst-react/gst-react/internal/videodecode"
 )
@@ -55,23 +55,10 @@ func TestRecordRTSP(t *testing.T) {
 // A server that accepts the connection and never answers: a clear error
 // within a bounded time, and no file left.
 func TestRecordSilentRTSP(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, never answered
-		}
-	}()
+	url := pipetest.SilentRTSP(t)
 	path := filepath.Join(t.TempDir(), "clip.mkv")
 	start := time.Now()
-	_, err = videodecode.Record(context.Background(), "rtsp://"+ln.Addr().String()+"/cam", path, time.Second, 2*time.Second)
+	_, err := videodecode.Record(context.Background(), url, path, time.Second, 2*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "no video frame within 2s") {
 		t.Fatalf("error %v", err)
 	}
