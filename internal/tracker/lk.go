@@ -17,6 +17,15 @@ func floorInt(v float32) int {
 	return i
 }
 
+// u8f converts a grey level to float32 by table lookup: in the sampling loops
+// a load is cheaper than an integer-to-float conversion (same values).
+var u8f = func() (t [256]float32) {
+	for i := range t {
+		t[i] = float32(i)
+	}
+	return t
+}()
+
 // pixClamped reads g at (x, y) with edge replication.
 func pixClamped(g *Gray, x, y int) float32 {
 	x = min(max(x, 0), g.W-1)
@@ -51,9 +60,9 @@ func samplePatch(g *Gray, x, y float32, n int, dst []float32) {
 			x1 = x1[:len(x0)]
 			d := dst[r*n : r*n+n]
 			d = d[:len(x0)]
-			vp := ay*float32(r0[0]) + by*float32(r1[0])
+			vp := ay*u8f[r0[0]] + by*u8f[r1[0]]
 			for c, p := range x0 {
-				vn := ay*float32(p) + by*float32(x1[c])
+				vn := ay*u8f[p] + by*u8f[x1[c]]
 				d[c] = ax*vp + bx*vn
 				vp = vn
 			}
@@ -98,9 +107,9 @@ func mismatch(g *Gray, x, y float32, n int, t, gx, gy []float32) (bx, by float32
 			xr = xr[:len(x0)]
 			yr := gy[r*n : r*n+n]
 			yr = yr[:len(x0)]
-			vp := ay*float32(r0[0]) + by0*float32(r1[0])
+			vp := ay*u8f[r0[0]] + by0*u8f[r1[0]]
 			for c, p := range x0 {
-				vn := ay*float32(p) + by0*float32(x1[c])
+				vn := ay*u8f[p] + by0*u8f[x1[c]]
 				d := tr[c] - (ax*vp + bx0*vn)
 				vp = vn
 				bx += d * xr[c]
