@@ -39,7 +39,8 @@
 // message sent to the wrong side is rejected as such), then a uint16 version.
 // A decoder checks magic and version before anything else, because a message of
 // another version may have a different layout; [ErrBadVersion] errors carry the
-// version found in [Error.Version]. The version is [Version] (1).
+// version found in [Error.Version]. Requests are [Version] (1); replies are
+// version 1 or [ReplyVersion] (2), which adds the worker's queue wait.
 //
 // # Request, version 1
 //
@@ -86,6 +87,26 @@
 //	35+n+m   k    message, UTF-8 without control characters
 //	35+n+m+k 22×N boxes, each: x1, y1, x2, y2 (float32, frame pixels),
 //	              score (float32, 0..1), class (uint16)
+//
+// # Reply, version 2
+//
+// Version 1 with the worker's queue wait ([Reply.QueueUS]) inserted before the
+// box count; everything after it moves 4 bytes on:
+//
+//	offset  size  field
+//	 4       2    version, uint16 = 2
+//	28       4    queue wait, uint32 µs, > 0 (receipt to the start of the model
+//	              run, less the request's own decode; decode+inference+queue ≤ total)
+//	32       4    box count N, uint32
+//	36 ...        stream id, worker id, message and boxes as in version 1
+//
+// A reply with no queue wait is always version 1 (a version 2 reply with queue
+// wait 0 is invalid), so every reply still has one encoding. Old edges reject
+// version 2, so a worker sends it only to an edge whose request came with the
+// NATS header [ReplyVersionHeader] saying it decodes version 2; an old worker
+// ignores the header and answers version 1, which decodes with queue wait 0.
+// Edges use the queue wait to back off a loaded worker before their requests
+// time out (the round trip alone does not tell a busy worker from a far one).
 //
 // Boxes must be finite, ordered (x1 ≤ x2, y1 ≤ y2), inside the frame give or take
 // [BoxSlack] pixel, with score in [0,1] and class ≤ Limits.MaxClass. The frame

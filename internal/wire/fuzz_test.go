@@ -23,6 +23,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add(appendRequest(nil, &r))
 	f.Add([]byte("RCTQ\x02\x00"))
 	f.Add([]byte("RCTR\x01\x00"))
+	f.Add([]byte("RCTR\x02\x00"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		req, err := DecodeRequest(msg, Limits{})
@@ -51,7 +52,15 @@ func FuzzDecodeReply(f *testing.F) {
 	}
 	e := Reply{Status: CodeDecodeFailed, Message: "jpeg: bad Huffman code", TotalUS: 9}
 	f.Add(appendReply(nil, &e))
+	// Version 2: a queue wait, on an answer and on an expired request.
+	q := goodReply(2)
+	q.QueueUS, q.TotalUS = 7000, q.TotalUS+7000
+	f.Add(appendReply(nil, &q))
+	e = Reply{StreamID: "s", Frame: 3, Status: CodeDeadlineExceeded, Message: "expired", QueueUS: 900, TotalUS: 950}
+	f.Add(appendReply(nil, &e))
 	f.Add([]byte("RCTR\x01\x00"))
+	f.Add([]byte("RCTR\x02\x00"))
+	f.Add([]byte("RCTR\x03\x00"))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		rep, err := DecodeReply(msg, Limits{})
 		if err != nil {

@@ -1,7 +1,21 @@
 package wire
 
-// Version is the protocol version this package encodes and decodes.
+// Version is the protocol version of requests, and of replies that carry no
+// queue wait.
 const Version uint16 = 1
+
+// ReplyVersion is the newest reply version: version 1 plus the worker's queue
+// wait ([Reply.QueueUS]). Decoders read both; encoders write version 2 only
+// for a nonzero queue wait, so a reply has one encoding and a worker that
+// leaves QueueUS at 0 sends exactly version 1.
+const ReplyVersion uint16 = 2
+
+// ReplyVersionHeader is the NATS header in which an edge tells workers the
+// newest reply version it decodes (e.g. "2"). A worker sets Reply.QueueUS only
+// when it is at least ReplyVersion, so edges that predate version 2 (no
+// header) keep getting version 1; workers that predate it ignore the header
+// and answer version 1, whose queue wait decodes as 0.
+const ReplyVersionHeader = "React-Reply-Version"
 
 // Protocol constants: fixed by the format, not by deployment, because both sides
 // must agree on them and they bound the 1-byte length prefixes.

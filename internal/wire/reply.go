@@ -13,8 +13,9 @@ import (
 var replyMagic = [4]byte{'R', 'C', 'T', 'R'}
 
 const (
-	replyFixedLen = 33 // magic .. stream id length byte, see the package doc
+	replyFixedLen = 33 // magic .. stream id length byte of version 1, see the package doc
 	replyMinLen   = replyFixedLen + 2
+	queueLen      = 4  // version 2's queue wait, before the box count
 	boxLen        = 22 // 5 float32 + uint16
 )
 
@@ -69,15 +70,26 @@ type Reply struct {
 	Boxes    []Box  // in Request.Width×Height pixels; none unless Status is CodeOK
 
 	// Worker-side timing in µs: JPEG decode, model inference, and total from
-	// receipt to reply (so Total ≥ Decode+Infer). RTT minus Total is the network.
+	// receipt to reply (so Total ≥ Decode+Infer+Queue). RTT minus Total is the
+	// network.
 	DecodeUS, InferUS, TotalUS uint32
+	// QueueUS is how long the request waited in the worker before its model
+	// run (receipt to the run's start, less its own decode; batching's wait
+	// included): the worker's load, which edges back off from. 0 = none or
+	// not reported; a nonzero value is encoded as reply version 2, which
+	// only edges that sent ReplyVersionHeader get.
+	QueueUS uint32
 
 	WorkerID string // which worker answered, 0..64 of [A-Za-z0-9._-]; for debugging
 }
 
 // EncodedLen is the size of r's encoding.
 func (r *Reply) EncodedLen() int {
-	return replyMinLen + len(r.StreamID) + len(r.WorkerID) + len(r.Message) + boxLen*len(r.Boxes)
+	n := replyMinLen + len(r.StreamID) + len(r.WorkerID) + len(r.Message) + boxLen*len(r.Boxes)
+	if r.QueueUS > 0 {
+		n += queueLen
+	}
+	return n
 }
 
 // Validate checks r against the protocol and lim. frameW and frameH are the size
@@ -109,8 +121,8 @@ func (r *Reply) Validate(lim Limits, frameW, frameH int) error {
 	if r.Status == CodeOK && r.Message != "" {
 		return newErr(ErrInvalid, "reply has status ok and message %q; messages are for errors", r.Message)
 	}
-	if uint64(r.DecodeUS)+uint64(r.InferUS) > uint64(r.TotalUS) {
-		return newErr(ErrInvalid, "reply timing: decode %d µs + inference %d µs exceed total %d µs", r.DecodeUS, r.InferUS, r.TotalUS)
+	if uint64(r.DecodeUS)+uint64(r.InferUS)+uint64(r.QueueUS) > uint64(r.TotalUS) {
+		return newErr(ErrInvalid, "reply timing: decode %d µs + inference %d µs + queue %d µs exceed total %d µs", r.DecodeUS, r.InferUS, r.QueueUS, r.TotalUS)
 	}
 	if r.Status != CodeOK && len(r.Boxes) > 0 {
 		return newErr(ErrInvalid, "reply has status %q and %d boxes; error replies have none", r.Status, len(r.Boxes))
@@ -195,12 +207,19 @@ func AppendReply(dst []byte, r *Reply, lim Limits, frameW, frameH int) ([]byte, 
 func appendReply(dst []byte, r *Reply) []byte {
 	le := binary.LittleEndian
 	dst = append(dst, replyMagic[:]...)
-	dst = le.AppendUint16(dst, Version)
+	if r.QueueUS > 0 {
+		dst = le.AppendUint16(dst, ReplyVersion)
+	} else {
+		dst = le.AppendUint16(dst, Version)
+	}
 	dst = le.AppendUint64(dst, r.Frame)
 	dst = le.AppendUint16(dst, uint16(r.Status))
 	dst = le.AppendUint32(dst, r.DecodeUS)
 	dst = le.AppendUint32(dst, r.InferUS)
 	dst = le.AppendUint32(dst, r.TotalUS)
+	if r.QueueUS > 0 {
+		dst = le.AppendUint32(dst, r.QueueUS)
+	}
 	dst = le.AppendUint32(dst, uint32(len(r.Boxes)))
 	dst = append(dst, byte(len(r.StreamID)))
 	dst = append(dst, r.StreamID...)
@@ -223,17 +242,23 @@ func appendReply(dst []byte, r *Reply) []byte {
 	return dst
 }
 
-// DecodeReply reads a reply and validates it (see Reply.Validate) with boxes
-// checked against lim.MaxWidth×MaxHeight, as the frame size is not in the reply;
-// call Validate with the real frame size afterwards. Nothing in the result
-// aliases msg. Box counts are checked against lim and the message length before
-// the box slice is allocated.
+// DecodeReply reads a reply of version 1 or 2 and validates it (see
+// Reply.Validate) with boxes checked against lim.MaxWidth×MaxHeight, as the
+// frame size is not in the reply; call Validate with the real frame size
+// afterwards. Nothing in the result aliases msg. Box counts are checked against
+// lim and the message length before the box slice is allocated.
 func DecodeReply(msg []byte, lim Limits) (Reply, error) {
-	if err := checkHead("reply", msg, replyMagic); err != nil {
+	v, err := checkHeadVersion("reply", msg, replyMagic, ReplyVersion)
+	if err != nil {
 		return Reply{}, err
 	}
-	if len(msg) < replyMinLen {
-		return Reply{}, newErr(ErrTruncated, "reply is %d bytes, want at least %d", len(msg), replyMinLen)
+	// Version 2 has the queue wait between the total time and the box count.
+	ext := 0
+	if v >= 2 {
+		ext = queueLen
+	}
+	if len(msg) < replyMinLen+ext {
+		return Reply{}, newErr(ErrTruncated, "reply is %d bytes, want at least %d", len(msg), replyMinLen+ext)
 	}
 	lim = lim.withDefaults()
 	le := binary.LittleEndian
@@ -244,11 +269,18 @@ func DecodeReply(msg []byte, lim Limits) (Reply, error) {
 		InferUS:  le.Uint32(msg[20:]),
 		TotalUS:  le.Uint32(msg[24:]),
 	}
-	nb := int(le.Uint32(msg[28:]))
+	if ext > 0 {
+		r.QueueUS = le.Uint32(msg[28:])
+		if r.QueueUS == 0 {
+			// Canonical form: no queue wait is version 1.
+			return Reply{}, newErr(ErrInvalid, "reply version 2 has queue wait 0; a reply without one is version 1")
+		}
+	}
+	nb := int(le.Uint32(msg[28+ext:]))
 	if nb > lim.MaxBoxes {
 		return Reply{}, newErr(ErrTooLarge, "reply has %d boxes, limit %d", nb, lim.MaxBoxes)
 	}
-	p := replyFixedLen - 1
+	p := replyFixedLen - 1 + ext
 	str := func(what string) ([]byte, error) {
 		if p >= len(msg) {
 			return nil, newErr(ErrTruncated, "reply ends before its %s", what)

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/binary"
+	"fmt"
 	"time"
 )
 
@@ -151,19 +152,31 @@ func appendRequest(dst []byte, r *Request) []byte {
 // checkHead checks the magic and version every message starts with. Magic comes
 // first: a message of another kind is not "truncated" or "a bad version".
 func checkHead(side string, msg []byte, magic [4]byte) error {
+	_, err := checkHeadVersion(side, msg, magic, Version)
+	return err
+}
+
+// checkHeadVersion checks the magic and returns the version, which must be
+// 1..newest.
+func checkHeadVersion(side string, msg []byte, magic [4]byte, newest uint16) (uint16, error) {
 	n := min(len(msg), 4)
 	if string(msg[:n]) != string(magic[:n]) {
-		return newErr(ErrBadMagic, "%s does not start with %q (got % X)", side, string(magic[:]), msg[:n])
+		return 0, newErr(ErrBadMagic, "%s does not start with %q (got % X)", side, string(magic[:]), msg[:n])
 	}
 	if len(msg) < 6 {
-		return newErr(ErrTruncated, "%s is %d bytes, too short for a header", side, len(msg))
+		return 0, newErr(ErrTruncated, "%s is %d bytes, too short for a header", side, len(msg))
 	}
-	if v := binary.LittleEndian.Uint16(msg[4:]); v != Version {
-		e := newErr(ErrBadVersion, "%s has protocol version %d, this side speaks %d", side, v, Version)
+	v := binary.LittleEndian.Uint16(msg[4:])
+	if v < 1 || v > newest {
+		speaks := fmt.Sprint(newest)
+		if newest > 1 {
+			speaks = fmt.Sprintf("1..%d", newest)
+		}
+		e := newErr(ErrBadVersion, "%s has protocol version %d, this side speaks %s", side, v, speaks)
 		e.Version = v
-		return e
+		return 0, e
 	}
-	return nil
+	return v, nil
 }
 
 // DecodeRequest reads and validates a request (see Request.Validate). The

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"math"
@@ -83,6 +84,13 @@ func TestReplyRoundTrip(t *testing.T) {
 		"no worker id":  func() Reply { r := goodReply(3); r.WorkerID = ""; return r }(),
 		"error":         {StreamID: "s", Frame: 9, Status: CodeDecodeFailed, Message: "jpeg: invalid Huffman code — ünïcödé ok", TotalUS: 40, WorkerID: "w"},
 		"error no echo": {Status: CodeBadVersion},
+		"queue wait": func() Reply {
+			r := goodReply(3)
+			r.QueueUS = 1200
+			r.TotalUS = r.DecodeUS + r.InferUS + r.QueueUS
+			return r
+		}(),
+		"error queued": {StreamID: "s", Frame: 9, Status: CodeDeadlineExceeded, Message: "expired", QueueUS: 1, TotalUS: 1},
 		"edge boxes": {StreamID: "s", Boxes: []Box{
 			{Rect: detection.Rect{X1: -1, Y1: -1, X2: 1921, Y2: 1081}, Score: 1, Class: DefaultMaxClass},
 			{Rect: detection.Rect{X1: float32(math.Copysign(0, -1)), X2: 0, Y1: 5, Y2: 5}, Score: 0}, // -0 and a zero-area box survive
@@ -538,6 +546,21 @@ func TestGoldenLayout(t *testing.T) {
 	if h := hex.EncodeToString(got); h != want {
 		t.Errorf("reply bytes\n got %s\nwant %s", h, want)
 	}
+
+	rep.QueueUS, rep.TotalUS = 3, 6
+	got, err = AppendReply(nil, &rep, Limits{}, 6, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = "52435452" + "0200" + // magic "RCTR", version 2
+		"0700000000000000" + "0000" +
+		"01000000" + "02000000" + "06000000" + // decode, inference, total µs
+		"03000000" + // queue wait µs
+		"01000000" + "03" + "63616d" + "02" + "7731" + "00" +
+		"0000803f" + "00000040" + "00004040" + "00008040" + "0000003f" + "0201"
+	if h := hex.EncodeToString(got); h != want {
+		t.Errorf("reply version 2 bytes\n got %s\nwant %s", h, want)
+	}
 }
 
 // TestConcurrentDecode runs decoders in parallel over colliding stream ids, as a
@@ -587,4 +610,78 @@ func TestValidIDs(t *testing.T) {
 			t.Errorf("the codec's check of stream id %q: %v", c.id, err)
 		}
 	}
+}
+
+// decodeReplyV1 is DecodeReply as edges before reply version 2 have it: it
+// must still read every reply a worker sends them.
+func decodeReplyV1(msg []byte) (Reply, error) {
+	if len(msg) >= 6 && binary.LittleEndian.Uint16(msg[4:]) != 1 {
+		return Reply{}, newErr(ErrBadVersion, "version %d", binary.LittleEndian.Uint16(msg[4:]))
+	}
+	return DecodeReply(msg, Limits{})
+}
+
+// Reply versions: a queue wait makes a version 2 reply that new edges read;
+// without one the reply is byte for byte version 1, which old edges read and
+// new edges decode as queue wait 0.
+func TestReplyVersions(t *testing.T) {
+	old := goodReply(2)
+	v1, err := AppendReply(nil, &old, Limits{}, 1920, 1080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.LittleEndian.Uint16(v1[4:]); v != 1 {
+		t.Fatalf("a reply without queue wait is version %d, want 1", v)
+	}
+	if got, err := decodeReplyV1(v1); err != nil || got.QueueUS != 0 {
+		t.Fatalf("an old edge reads a reply without queue wait: %+v %v", got, err)
+	}
+	if got, err := DecodeReply(v1, Limits{}); err != nil || got.QueueUS != 0 || !reflect.DeepEqual(got, old) {
+		t.Fatalf("version 1 decodes with queue wait 0: %+v %v", got, err)
+	}
+
+	queued := goodReply(2)
+	queued.QueueUS, queued.TotalUS = 40_000, queued.DecodeUS+queued.InferUS+40_000
+	v2, err := AppendReply(nil, &queued, Limits{}, 1920, 1080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.LittleEndian.Uint16(v2[4:]); v != ReplyVersion || len(v2) != len(v1)+4 {
+		t.Fatalf("reply with queue wait: version %d, %d bytes (version 1: %d), want version %d and 4 bytes more", v, len(v2), len(v1), ReplyVersion)
+	}
+	got, err := DecodeReply(v2, Limits{})
+	if err != nil || got.QueueUS != 40_000 || !reflect.DeepEqual(got, queued) {
+		t.Fatalf("version 2 round trip: %+v %v", got, err)
+	}
+	// Old edges refuse version 2 (which is why workers send it only to
+	// edges that ask for it, see ReplyVersionHeader).
+	if _, err := decodeReplyV1(v2); !errors.Is(err, ErrBadVersion) {
+		t.Fatalf("old decoder on version 2: %v", err)
+	}
+
+	// Version 2 with queue wait 0 is not canonical; version 3 is unknown;
+	// the queue wait counts in the total.
+	zero := append([]byte(nil), v2...)
+	copy(zero[28:32], []byte{0, 0, 0, 0})
+	_, err = DecodeReply(zero, Limits{})
+	wantErr(t, err, ErrInvalid, CodeBadRequest, "queue wait 0")
+	v3 := append([]byte(nil), v2...)
+	v3[4] = 3
+	_, err = DecodeReply(v3, Limits{})
+	wantErr(t, err, ErrBadVersion, CodeBadVersion, "version 3", "1..2")
+	over := queued
+	over.TotalUS--
+	_, err = AppendReply(nil, &over, Limits{}, 1920, 1080)
+	wantErr(t, err, ErrInvalid, CodeBadRequest, "queue 40000 µs exceed total")
+	for n := range len(v2) {
+		if _, err := DecodeReply(v2[:n], Limits{}); !errors.Is(err, ErrTruncated) {
+			t.Fatalf("prefix of %d/%d bytes: %v, want ErrTruncated", n, len(v2), err)
+		}
+	}
+	// Requests stay version 1.
+	req := goodRequest(t)
+	msg := appendRequest(nil, &req)
+	msg[4] = 2
+	_, err = DecodeRequest(msg, Limits{})
+	wantErr(t, err, ErrBadVersion, CodeBadVersion, "version 2, this side speaks 1")
 }
