@@ -88,8 +88,8 @@ func (w *Worker) handleBatch(s *slot, jobs []job) {
 		s.items = append(s.items, &batchItem{})
 	}
 	items := s.items[:len(jobs)]
-	for _, it := range items {
-		it.req, it.t, it.done = wire.Request{}, timing{}, false
+	for k, it := range items {
+		it.req, it.t, it.done = wire.Request{}, timing{queue: time.Since(jobs[k].recv)}, false
 	}
 	defer func() {
 		p := recover()
@@ -147,6 +147,7 @@ func (w *Worker) handleBatch(s *slot, jobs []job) {
 	for i, k := range s.batched {
 		it := items[k]
 		it.t.infer, it.t.slept = infer, true
+		it.t.queue = max(t0.Sub(jobs[k].recv)-it.t.decode, 0)
 		it.done = true
 		if err != nil {
 			w.replyError(s, jobs[k], &it.req, fmt.Errorf("detector: %w", err), it.t)

@@ -7,7 +7,10 @@ import (
 	"image/jpeg"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/frame"
@@ -37,7 +40,11 @@ func (e *codedError) Unwrap() error { return e.we }
 // timing of one request, in the reply's terms.
 type timing struct {
 	decode, infer time.Duration
-	slept         bool // ExtraLatency already slept (once per batch)
+	// queue: receipt to the start of the model run, less the request's own
+	// decode (batching's wait and the batch's other decodes included); for
+	// a request that failed before the run, receipt to when a slot took it.
+	queue time.Duration
+	slept bool // ExtraLatency already slept (once per batch)
 }
 
 // handle serves one request on slot s and always tries to reply, even after a
@@ -45,7 +52,7 @@ type timing struct {
 func (w *Worker) handle(s *slot, j job) {
 	defer w.c.inFlight.Add(-1)
 	var req wire.Request
-	var t timing
+	t := timing{queue: time.Since(j.recv)}
 	defer func() {
 		p := recover()
 		if p == nil {
@@ -86,6 +93,7 @@ func (w *Worker) process(s *slot, j job, req *wire.Request, t *timing) ([]wire.B
 		return nil, err
 	}
 	t1 := time.Now()
+	t.queue = max(t1.Sub(j.recv)-t.decode, 0)
 	dets, err := s.det.Detect(&f)
 	t.infer = time.Since(t1)
 	if err != nil {
@@ -181,9 +189,24 @@ func (w *Worker) finish(rep *wire.Reply, j job, t timing) {
 	}
 	total := time.Since(j.recv)
 	rep.DecodeUS, rep.InferUS = us(t.decode), us(t.infer)
-	rep.TotalUS = max(us(total), rep.DecodeUS+rep.InferUS) // clocks are monotonic, but µs rounding is not additive
+	if acceptsQueueWait(j.m) {
+		rep.QueueUS = us(t.queue)
+	}
+	rep.TotalUS = max(us(total), rep.DecodeUS+rep.InferUS+rep.QueueUS) // clocks are monotonic, but µs rounding is not additive
 	rep.WorkerID = w.opts.WorkerID
 	w.c.latency.observe(total)
+	w.c.queueWait.observe(t.queue)
+}
+
+// acceptsQueueWait reports whether the request's edge decodes replies of
+// wire.ReplyVersion (it says so in a header): older edges get version 1,
+// without the queue wait.
+func acceptsQueueWait(m *nats.Msg) bool {
+	if m.Header == nil {
+		return false
+	}
+	v, err := strconv.ParseUint(m.Header.Get(wire.ReplyVersionHeader), 10, 16)
+	return err == nil && v >= uint64(wire.ReplyVersion)
 }
 
 func us(d time.Duration) uint32 {

@@ -130,10 +130,11 @@ type counters struct {
 	latency      *histogram    // receipt to reply
 	inference    *histogram    // detector.Detect
 	decode       *histogram    // JPEG decode and conversion
+	queueWait    *histogram    // receipt to the model run, less the decode (timing.queue)
 }
 
 func newCounters() *counters {
-	return &counters{replies: make([]atomic.Uint64, numCodes), latency: newHistogram(), inference: newHistogram(), decode: newHistogram()}
+	return &counters{replies: make([]atomic.Uint64, numCodes), latency: newHistogram(), inference: newHistogram(), decode: newHistogram(), queueWait: newHistogram()}
 }
 
 // Stats is a snapshot of a worker's counters.
@@ -161,8 +162,9 @@ type Stats struct {
 	// the requests they held (Options.MaxBatch > 1 on a batchable model).
 	Batches, BatchedRequests uint64
 	// Latency is receipt to reply; Inference the model alone; Decode the
-	// JPEG decode and conversion to a frame.
-	Latency, Inference, Decode Histogram
+	// JPEG decode and conversion to a frame; QueueWait the wait for a slot
+	// and a batch (what replies carry as wire.Reply.QueueUS).
+	Latency, Inference, Decode, QueueWait Histogram
 }
 
 func (c *counters) snapshot(id string) Stats {
@@ -180,6 +182,7 @@ func (c *counters) snapshot(id string) Stats {
 		Latency:         c.latency.snapshot(),
 		Inference:       c.inference.snapshot(),
 		Decode:          c.decode.snapshot(),
+		QueueWait:       c.queueWait.snapshot(),
 	}
 	for i := range c.replies {
 		n := c.replies[i].Load()
@@ -231,6 +234,7 @@ func (w *Worker) writeMetrics(out io.Writer) error {
 	writeHist(bw, p+"request_duration_seconds", "Time from receipt of a request to its reply, queueing included.", s.Latency)
 	writeHist(bw, p+"inference_duration_seconds", "Detector time per model run (preprocess, model, NMS): one request, or one batch with --max-batch.", s.Inference)
 	writeHist(bw, p+"decode_duration_seconds", "JPEG decode and conversion time per request.", s.Decode)
+	writeHist(bw, p+"queue_wait_seconds", "Time a request waited for a slot (and a batch) before its model run, its own decode not counted.", s.QueueWait)
 	return bw.Flush()
 }
 

@@ -197,7 +197,7 @@ func (w *Worker) Start(ctx context.Context) error {
 		w.httpSrv = &http.Server{Handler: w.handler(), ReadHeaderTimeout: 5 * time.Second}
 		go w.httpSrv.Serve(l)
 	}
-	w.work = make(chan job)
+	w.work = make(chan job, intakeLen)
 	w.subDone = make(chan struct{})
 	w.quit = make(chan struct{})
 	authOpts, err := w.opts.Auth.NATSOptions()
@@ -301,9 +301,18 @@ func redactErr(o Options, err error) string {
 	return o.Auth.RedactIn(err.Error(), o.NATSURL)
 }
 
-// onMsg runs on the subscription's delivery goroutine. Blocking until a slot
-// is free is the backpressure: further messages wait in the client's pending
-// buffer (and past its limits NATS reports a slow consumer).
+// intakeLen is how many received requests may wait for a slot in the
+// worker's own queue. Their receipt time is taken as they arrive, so the
+// queue wait replies report (and the deadline check) sees the whole wait;
+// requests beyond it wait in the NATS client's pending buffer, unstamped.
+// Edges bound their requests in flight (2 by default), so 128 covers 64
+// edges on one worker; of 100-300 KB 1080p JPEGs it holds at most 38 MB,
+// less than the client's buffer may (64 MB by default).
+const intakeLen = 128
+
+// onMsg runs on the subscription's delivery goroutine. Blocking once the
+// intake queue is full is the backpressure: further messages wait in the
+// client's pending buffer (and past its limits NATS reports a slow consumer).
 func (w *Worker) onMsg(m *nats.Msg) {
 	w.c.requests.Add(1)
 	w.c.inFlight.Add(1)

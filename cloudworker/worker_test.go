@@ -3,6 +3,7 @@ package cloudworker
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"image"
 	"image/color"
@@ -664,5 +665,73 @@ func TestRotatedTokenLoggedOnce(t *testing.T) {
 	}
 	if w.Stats().Requests != 0 {
 		t.Errorf("a refused worker served requests")
+	}
+}
+
+// A reply carries how long its request waited for the worker's one slot,
+// to edges that ask for it (wire.ReplyVersionHeader); others get version 1
+// replies as before. The first request holds the slot until all are
+// received (the test hook waits for the count), then for its extra
+// latency, so the second waited at least one extra latency and the third
+// two, at any speed.
+func TestRepliesCarryTheQueueWait(t *testing.T) {
+	srv := startNATS(t)
+	const extra = 150 * time.Millisecond
+	w := newWorker(t, srv.ClientURL(), fastModel, func(o *Options) { o.Threads, o.ExtraLatency = 1, extra })
+	const n = 3
+	w.testHook = func(r *wire.Request) {
+		if r.Frame == 0 {
+			// 30 s bounds a request lost on the way; the asks time out then too.
+			for end := time.Now().Add(30 * time.Second); w.Stats().Requests < n && time.Now().Before(end); {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	nc := connect(t, srv.ClientURL())
+	img, _ := jpeg.Decode(bytes.NewReader(frameJPEG(t)))
+	small := encodeJPEG(t, downscale(img, 160, 90), 80)
+	accept := nats.Header{wire.ReplyVersionHeader: {"2"}}
+	send := func(frame uint64, h nats.Header, wg *sync.WaitGroup, out *[]byte) {
+		r := request(t, small, 0, 0)
+		r.Frame = frame
+		msg := encode(t, &r)
+		wg.Go(func() {
+			m, err := nc.RequestMsg(&nats.Msg{Subject: wire.DefaultRequestSubject, Data: msg, Header: h}, time.Minute)
+			if err != nil {
+				t.Errorf("frame %d: %v", frame, err)
+				return
+			}
+			*out = m.Data
+		})
+	}
+	var wg sync.WaitGroup
+	raw := make([][]byte, n)
+	send(0, accept, &wg, &raw[0])
+	waitFor(t, "the first request to arrive", 30*time.Second, func() bool { return w.Stats().Requests == 1 })
+	send(1, accept, &wg, &raw[1])
+	send(2, nil, &wg, &raw[2]) // an edge that predates reply version 2
+	wg.Wait()
+	var queued []time.Duration
+	for i, b := range raw {
+		rep, err := wire.DecodeReply(b, wire.Limits{})
+		if err != nil || rep.Status != wire.CodeOK {
+			t.Fatalf("reply %d: %v %v %q", i, err, rep.Status, rep.Message)
+		}
+		q := time.Duration(rep.QueueUS) * time.Microsecond
+		t.Logf("frame %d: queue wait %s, total %d µs (decode %d, inference %d), version %d", i, q, rep.TotalUS, rep.DecodeUS, rep.InferUS, binary.LittleEndian.Uint16(b[4:]))
+		if i < 2 {
+			queued = append(queued, q)
+		} else if v := binary.LittleEndian.Uint16(b[4:]); v != 1 || rep.QueueUS != 0 {
+			t.Errorf("reply to a request without %s: version %d, queue wait %d µs; want version 1 as before", wire.ReplyVersionHeader, v, rep.QueueUS)
+		}
+	}
+	// Frames 1 and 2 arrived while frame 0 held the slot: each waited at
+	// least its extra latency (frame 0's wait is the hook's, whatever it is).
+	if queued[1] < extra {
+		t.Errorf("queue waits %v: want frame 1 served after at least %s", queued, extra)
+	}
+	s := w.Stats()
+	if s.QueueWait.Count != n || s.QueueWait.Sum < extra {
+		t.Errorf("queue wait histogram: %d requests, %s in all", s.QueueWait.Count, s.QueueWait.Sum)
 	}
 }
