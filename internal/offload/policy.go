@@ -46,6 +46,7 @@ func (e *Engine) decide(f *frame.Frame, frameNum uint64, pts int64, local []dete
 	}
 	s.Inflight = int(e.ctr.inflight.Load())
 	s.RTT, s.Encode = time.Duration(e.ctr.lastRTT.Load()), time.Duration(e.ctr.lastEncode.Load())
+	s.QueueWait = time.Duration(e.ctr.lastQueue.Load())
 	s.OldestInflight = 0
 	if s.Inflight > 0 {
 		now := time.Now().UnixNano()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -11,6 +12,11 @@ import (
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/wire"
 )
+
+// acceptQueueWait tells workers this edge decodes replies of
+// wire.ReplyVersion, which carry the worker's queue wait (older workers
+// ignore it). Shared by all requests: nats.go only reads it.
+var acceptQueueWait = nats.Header{wire.ReplyVersionHeader: {strconv.Itoa(int(wire.ReplyVersion))}}
 
 // sendLoop encodes queued frames and starts one request per frame. Encoding
 // is serialised (one encoder, reused buffers); waiting for replies is not.
@@ -74,7 +80,11 @@ func (e *Engine) await(j *job, sent time.Time) {
 	defer e.release(j)
 	ctx, cancel := context.WithTimeout(e.ctx, e.cfg.Timeout)
 	defer cancel()
-	m, err := e.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: e.cfg.Subject, Data: j.msg})
+	req := &nats.Msg{Subject: e.cfg.Subject, Data: j.msg}
+	if e.nc.HeadersSupported() { // servers before NATS 2.2 refuse headers
+		req.Header = acceptQueueWait
+	}
+	m, err := e.nc.RequestMsgWithContext(ctx, req)
 	if err != nil {
 		e.requestFailed(err)
 		return
@@ -91,6 +101,7 @@ func (e *Engine) await(j *job, sent time.Time) {
 		e.badReply(err, j)
 		return
 	}
+	e.ctr.lastQueue.Store(int64(rep.QueueUS) * int64(time.Microsecond))
 	e.ctr.repliesOK.Add(1)
 	e.ctr.lastRTT.Store(int64(rtt))
 	e.ctr.sumRTT.Add(int64(rtt))

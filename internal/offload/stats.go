@@ -53,6 +53,7 @@ type Stats struct {
 	SendErrors     uint64 // JPEG encoding or publish failures
 
 	LastRTT    time.Duration // request published → reply received
+	LastQueue  time.Duration // the worker's queue wait on the last reply (0: none, or a worker that does not report it)
 	MeanRTT    time.Duration // over RepliesOK
 	LastEncode time.Duration // frame copy → JPEG + request ready (off the streaming thread)
 	Inflight   int           // requests outstanding now
@@ -79,7 +80,7 @@ type counters struct {
 	repliesOK, timeouts, noResponders, workerErrors, malformed                      atomic.Uint64
 	wrongVersion, unknownFrame, oversized, sendErrors                               atomic.Uint64
 	lastWorkerCode                                                                  atomic.Uint32
-	lastRTT, sumRTT, lastEncode                                                     atomic.Int64
+	lastRTT, sumRTT, lastEncode, lastQueue                                          atomic.Int64
 	inflight                                                                        atomic.Int64
 	cloud                                                                           atomic.Int32
 	cloudReason                                                                     atomic.Pointer[string]
@@ -102,7 +103,7 @@ func (e *Engine) Stats() Stats {
 		LastWorkerCode: wire.Code(c.lastWorkerCode.Load()), Malformed: c.malformed.Load(),
 		WrongVersion: c.wrongVersion.Load(), UnknownFrame: c.unknownFrame.Load(),
 		Oversized: c.oversized.Load(), SendErrors: c.sendErrors.Load(),
-		LastRTT: time.Duration(c.lastRTT.Load()), LastEncode: time.Duration(c.lastEncode.Load()),
+		LastRTT: time.Duration(c.lastRTT.Load()), LastEncode: time.Duration(c.lastEncode.Load()), LastQueue: time.Duration(c.lastQueue.Load()),
 		Inflight: int(c.inflight.Load()), Cloud: CloudState(c.cloud.Load()),
 		CloudBoxes: int(c.cloudBoxes.Load()), FFStepped: c.ffStepped.Load(), FFAnchored: c.ffAnchored.Load(), FFDropped: c.ffDropped.Load(),
 		LateBeyondRing: c.lateBeyondRing.Load(), StaleSets: c.staleSets.Load(),

@@ -44,6 +44,11 @@ type Policy struct {
 	sizes               [sizeSamples]int64
 	nSizes              int
 	backoff             int // frames between offloads forced by cloud pressure
+	// The worker's queue wait on the last reply, whether it showed the
+	// worker saturated, and the frames to wait after a reply while it is.
+	queueWait time.Duration
+	saturated bool
+	queueGap  int
 	// Frames the outstanding requests were sent on, oldest first (a ring):
 	// replies and timeouts resolve them in order.
 	outstanding          [maxTracked]uint64
@@ -250,12 +255,25 @@ func (p *Policy) stalled(s *Signals) bool {
 	return age > limit
 }
 
-// queues reports that one more request would likely time out: behind the
-// ones in flight (a busy worker answers them in turn) it would take about
-// (in flight + 1) round trips, and that nears the timeout.
+// queues reports that one more request would likely time out behind ours
+// in flight: a worker answers them in turn, so it would wait the last round
+// trip plus one service time (the round trip less the worker's queue wait)
+// for each of them, and that nears the timeout. With nothing in flight the
+// gap cloudPressure set is the whole answer: a round trip the cloud
+// answered in time does not stop the next request (it would never be
+// measured again).
 func (p *Policy) queues(s *Signals) bool {
-	wait := s.RTT + s.QueueWait
-	return wait > 0 && time.Duration(s.Inflight+1)*wait > p.cfg.Timeout*3/4
+	if s.Inflight == 0 || s.RTT <= 0 {
+		return false
+	}
+	return s.RTT+time.Duration(s.Inflight)*service(s) > p.cfg.Timeout*3/4
+}
+
+// service is the part of the last round trip that a request of ours adds
+// to the next one's wait: the round trip less the worker's queue wait (the
+// network, decoding and the model run).
+func service(s *Signals) time.Duration {
+	return max(s.RTT-s.QueueWait, 0)
 }
 
 // estimate is the expected size of the next request: the largest recent
@@ -289,6 +307,16 @@ func (p *Policy) fixed(s *Signals) Decision {
 
 // cloudPressure updates the backoff from timeouts, the round trip and the
 // worker's queue wait: requests slow down before they would time out.
+//
+// A reply whose queue wait is over half a service time says the worker had
+// work queued ahead of it: it is saturated (by this edge or others sharing
+// it), and more requests only lengthen its queue until they time out. The
+// round trip alone shows that late, when it nears the timeout. While the
+// worker is saturated the edge keeps one request at a time there, and after
+// each reply waits as long as that request queued (self-clocking: the
+// worker's queue drains between our requests), doubling the wait while the
+// queue wait grows by more than half a service time per reply and halving
+// it, down to the queue wait, while it does not.
 func (p *Policy) cloudPressure(s *Signals) {
 	timedOut := s.Timeouts > p.timeouts
 	answered := s.Replies > p.replies
@@ -302,8 +330,19 @@ func (p *Policy) cloudPressure(s *Signals) {
 		// Each timeout doubles the gap, up to the floor's.
 		p.backoff = min(floor, max(2*p.backoff, 2*p.baseM()))
 	case answered:
-		wait := s.RTT + s.QueueWait
-		if wait > p.cfg.Timeout/2 {
+		svc := service(s)
+		p.saturated = s.QueueWait > svc/2
+		if p.saturated {
+			gap := p.queueGap / 2
+			if s.QueueWait > p.queueWait+svc/2 {
+				gap = 2 * p.queueGap
+			}
+			p.queueGap = min(floor, max(gap, p.cfg.frames(s.QueueWait)))
+		} else {
+			p.queueGap = 0
+		}
+		p.queueWait = s.QueueWait
+		if wait := s.RTT; wait > p.cfg.Timeout/2 {
 			// Slow: one request per round trip (no queueing behind our own
 			// requests), twice that as it nears the timeout.
 			gap := p.cfg.frames(wait)
@@ -315,6 +354,13 @@ func (p *Policy) cloudPressure(s *Signals) {
 			p.backoff /= 2 // recovering: halve per good reply
 		}
 	}
+}
+
+// queued reports that the worker is saturated and it is too early for
+// another request: one of ours is still there, or the last reply came less
+// than queueGap frames ago.
+func (p *Policy) queued(s *Signals) bool {
+	return p.saturated && (s.Inflight > 0 || p.frame-p.lastReply < uint64(p.queueGap))
 }
 
 // baseK is the interval Adaptive detects at when nothing fires: K, or two
@@ -420,7 +466,7 @@ func (p *Policy) decideOffload(s *Signals, first bool) (bool, Reason) {
 	if s.Inflight >= p.cfg.MaxInflight {
 		return false, ReasonInflight
 	}
-	if why != ReasonProbe && p.haveOffload && (since < uint64(p.backoff) || p.stalled(s) || p.queues(s)) {
+	if why != ReasonProbe && p.haveOffload && (since < uint64(p.backoff) || p.stalled(s) || p.queues(s) || p.queued(s)) {
 		return false, ReasonBackoff
 	}
 	if float64(p.reqSum+1) > p.reqCap {
@@ -453,7 +499,8 @@ type Status struct {
 	// Spend over the window, per second.
 	EdgeFPS, CloudRPS, UplinkKbps float64
 	// Backoff is the current gap, in frames, the cloud's state forces
-	// between offloads (0: none).
+	// between offloads, or after a reply while the worker is saturated
+	// (0: none).
 	Backoff int
 }
 
@@ -464,7 +511,7 @@ func (p *Policy) Status() Status {
 		n = 0
 	}
 	st := Status{Mode: p.cfg.Mode, DetectReason: p.lastDetectWhy, OffloadReason: p.lastOffloadWhy,
-		DetectHeld: p.lastDetectHeld, OffloadHeld: p.lastOffloadHeld, Backoff: p.backoff}
+		DetectHeld: p.lastDetectHeld, OffloadHeld: p.lastOffloadHeld, Backoff: max(p.backoff, p.queueGap)}
 	if n > 0 {
 		secs := float64(n) / p.cfg.FPS
 		if p.edgeSum > 0 {

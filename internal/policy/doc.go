@@ -23,7 +23,10 @@
 // unsure of, on new objects and lost tracks; otherwise both fall back to base
 // intervals derived from the budgets. It backs off the cloud when replies slow
 // towards the request timeout, when requests time out, or when the worker
-// reports queueing, and probes a cloud that is down only at the floor rate.
+// reports queueing (replies carry its queue wait: over half a service time,
+// and the edge keeps one request at a time there and waits about as long as
+// it queued before the next), and probes a cloud that is down only at the
+// floor rate.
 //
 // # Budgets and floors
 //

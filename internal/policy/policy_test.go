@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -414,5 +415,98 @@ func TestAdaptiveHoldsBehindAStalledRequest(t *testing.T) {
 	s.step(nil)
 	if len(s.offl) != 2 {
 		t.Fatalf("offloads %v: once answered the next goes", s.offl)
+	}
+}
+
+// queueingRun drives an adaptive policy (25 fps, base m 5, timeout 2 s)
+// against a worker whose service takes 4 frames and whose queue wait on a
+// request sent on frame f is queue(f), in frames; the reply arrives
+// service+queue frames after the request. report says whether replies
+// carry the queue wait (an old worker's do not). It returns the frames
+// offloaded on.
+func queueingRun(t *testing.T, frames int, queue func(f uint64) uint64, report bool) []uint64 {
+	t.Helper()
+	const service = 4
+	frame := func(n uint64) time.Duration { return time.Duration(n) * 40 * time.Millisecond }
+	s := newSim(t, Config{Mode: Adaptive, FPS: 25, K: 5, M: 5, MinOffloadGap: 1, Timeout: 2 * time.Second}, 1000)
+	s.sig.Cloud = CloudUp
+	type reply struct{ at, rtt, queue uint64 }
+	var pending []reply
+	for range frames {
+		for len(pending) > 0 && pending[0].at <= s.frame {
+			r := pending[0]
+			pending = pending[1:]
+			s.sig.Replies++
+			s.sig.Inflight--
+			s.sig.RTT, s.sig.QueueWait = frame(r.rtt), 0
+			if report {
+				s.sig.QueueWait = frame(r.queue)
+			}
+		}
+		if d := s.step(nil); d.Offload {
+			q := queue(s.frame - 1)
+			pending = append(pending, reply{at: s.frame - 1 + service + q, rtt: service + q, queue: q})
+			s.sig.Inflight++
+		}
+		if s.sig.Inflight > 2 {
+			t.Fatalf("frame %d: %d requests in flight, limit 2", s.frame-1, s.sig.Inflight)
+		}
+	}
+	return s.offl
+}
+
+// A worker that others load more and more: its queue wait grows by 2
+// frames per 25, while the round trip stays far from the timeout (at most
+// 4+16 frames = 0.8 s against 2 s) until frame 200, when the others stop.
+// Replies that carry the queue wait make the edge back off as the queue
+// grows (at most one request per round trip, fewer while it grows) and
+// come back to the base interval once it is gone; without it the edge
+// keeps sending every 5 frames into the growing queue.
+func TestAdaptiveBacksOffAQueueingWorker(t *testing.T) {
+	queue := func(f uint64) uint64 {
+		if f >= 200 {
+			return 0
+		}
+		return min(16, 2*(f/25))
+	}
+	gaps := func(offl []uint64, from, to uint64) (minGap, maxGap uint64, n int) {
+		minGap = math.MaxUint64
+		for i := 1; i < len(offl); i++ {
+			if offl[i-1] >= from && offl[i] < to {
+				g := offl[i] - offl[i-1]
+				minGap, maxGap, n = min(minGap, g), max(maxGap, g), n+1
+			}
+		}
+		return minGap, maxGap, n
+	}
+	told := queueingRun(t, 300, queue, true)
+	blind := queueingRun(t, 300, queue, false)
+	t.Logf("with queue wait: %v\nwithout: %v", told, blind)
+	// Frames 100..200: queue 8..14 frames, service 4: saturated.
+	minTold, _, nTold := gaps(told, 100, 200)
+	minBlind, _, nBlind := gaps(blind, 100, 200)
+	if minTold < 12 || nTold >= nBlind {
+		t.Errorf("frames 100..200 (queue wait 8-14 frames, round trip 12-18): with queue wait %d requests, gaps from %d; without %d, gaps from %d: want one request per round trip at most and fewer requests",
+			nTold, minTold, nBlind, minBlind)
+	}
+	// From frame 200 on the queue is gone; within a few replies the edge is
+	// back at the base interval (in-flight limit 2, service 4 frames).
+	if _, maxGap, n := gaps(told, 240, 300); n < 8 || maxGap > 5 {
+		t.Errorf("frames 240..300 (no queue): %d gaps up to %d frames, want the base interval 5 again", n, maxGap)
+	}
+}
+
+// A round trip near the timeout spaces requests out but never stops them:
+// each reply is the only news of the cloud, so the next request goes once
+// the gap has passed.
+func TestAdaptiveSlowCloudIsNotStarved(t *testing.T) {
+	offl := queueingRun(t, 600, func(uint64) uint64 { return 36 }, false) // 40 frames: 1.6 s of 2 s
+	if len(offl) < 5 {
+		t.Fatalf("offloads %v in 600 frames with a 1.6 s round trip: want one every two round trips or so", offl)
+	}
+	for i := 2; i < len(offl); i++ {
+		if offl[i]-offl[i-1] < 80 {
+			t.Fatalf("offloads %v: a 1.6 s round trip (timeout 2 s) spaces requests by two round trips", offl)
+		}
 	}
 }
