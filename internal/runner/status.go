@@ -286,6 +286,17 @@ func (b *board) writeMetrics(out io.Writer) error {
 	each("cloud_in_flight", "gauge", "Cloud requests awaiting a reply.", cloudNum("in-flight"))
 	each("policy_effective_k", "gauge", "Frames per edge detection over the adaptive policy's budget window (0: fixed policy or none).", cloudNum("k"))
 	each("policy_effective_m", "gauge", "Frames per cloud request over the adaptive policy's budget window.", cloudNum("m"))
+	metric("policy_reason", "gauge", "Why the adaptive policy last ran the edge detector (decision=\"detect\"), offloaded (\"offload\") or held an offload back (\"held\"); the reason is the label, the value always 1.")
+	for _, r := range rows {
+		if r.cloud == nil || r.cloud["policy"] != "adaptive" {
+			continue
+		}
+		for _, d := range [...]struct{ decision, key string }{{"detect", "detect-reason"}, {"offload", "offload-reason"}, {"held", "held"}} {
+			if why, _ := r.cloud[d.key].(string); why != "" {
+				fmt.Fprintf(w, "%spolicy_reason{stream=\"%s\",decision=\"%s\",reason=\"%s\"} 1\n", p, promtext.EscapeLabel(r.s.id), d.decision, promtext.EscapeLabel(why))
+			}
+		}
+	}
 	each("policy_uplink_kbps", "gauge", "Uplink the adaptive policy spent over its budget window, kbit/s.", cloudNum("uplink-kbps"))
 	each("policy_edge_fps", "gauge", "Edge detector runs per second over the adaptive policy's budget window.", cloudNum("edge-fps"))
 	each("cloud_offloaded_total", "counter", "Frames sent to the cloud.", cloudNum("offloaded"))
