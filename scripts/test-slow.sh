@@ -17,14 +17,15 @@ command -v taskset >/dev/null || { echo "test-slow: taskset (util-linux) is need
 
 # package and -run pattern: soak, cloud loss and recovery, slow cloud, cloud
 # state cycles, RTSP camera outages, worker SIGKILL, late replies, bench,
-# NATS node loss, the shaped and cut link, loadtest steps, batching.
+# NATS node loss, the shaped and cut link, loadtest steps, batching, streams
+# overloading one worker (adaptive policy), queue waits in replies.
 TESTS=(
   "./elements|^(TestSoak|TestCloudLossAndRecovery|TestSlowCloudDoesNotDelayFrames|TestCloudStateCycleWithRequestsInFlight|TestCloudFusionBeatsEdgeOnly|TestAdaptivePolicyDrivesTheDetector)$"
   "./internal/offload|^(TestSlowCloudNeverDelaysFrames|TestCloudDownThenUp|TestLateRepliesFastForwardedAndFused|TestBadRepliesIgnoredAndCounted|TestReplyBeyondRingDropped|TestAdaptivePolicyBacksOffASlowingCloud)$"
-  "./internal/runner|^(TestRunRTSPCameraLateStart|TestRunRTSPCameraStallReconnects|TestRunRTSPCameraOutageRTSPOut)$"
-  "./pipelines|^(TestWorkerSIGKILLMidStream|TestClusterEdgeNodeDies|TestClusterWorkerNodeDies|TestClusterJetStreamPublishAcrossNodeLoss|TestLinkShapedAndCut)$"
+  "./internal/runner|^(TestRunRTSPCameraLateStart|TestRunRTSPCameraStallReconnects|TestRunRTSPCameraOutageRTSPOut|TestRunAdaptiveStatusLineAndMetrics)$"
+  "./pipelines|^(TestWorkerSIGKILLMidStream|TestClusterEdgeNodeDies|TestClusterWorkerNodeDies|TestClusterJetStreamPublishAcrossNodeLoss|TestLinkShapedAndCut|TestAdaptiveEdgesShareAnOverloadedWorker)$"
   "./internal/loadtest|."
-  "./cloudworker|^(TestWorkerBatchesRequests|TestFixedBatchModelServesUnbatched)$"
+  "./cloudworker|^(TestWorkerBatchesRequests|TestFixedBatchModelServesUnbatched|TestRepliesCarryTheQueueWait)$"
   "./cmd/gstreact|^TestBenchQuickJSON$"
 )
 
