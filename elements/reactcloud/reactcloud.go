@@ -383,6 +383,7 @@ func (e *Element) postStats(txt *shell.StatusText, s offload.Stats, ps policy.St
 		Uint("in-flight", uint64(s.Inflight)).
 		Float("rtt-ms", float64(s.LastRTT.Microseconds())/1000).
 		Float("mean-rtt-ms", float64(s.MeanRTT.Microseconds())/1000).
+		Float("queue-ms", float64(s.LastQueue.Microseconds())/1000).
 		Uint("cloud-boxes", uint64(s.CloudBoxes)).
 		Uint("timeouts", s.Timeouts).
 		Uint("no-responders", s.NoResponders).

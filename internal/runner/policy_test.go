@@ -53,8 +53,11 @@ func TestRunAdaptiveStatusLineAndMetrics(t *testing.T) {
 	if !waitFor(time.Minute, shown) {
 		t.Fatalf("the metrics never showed the adaptive k, m and reasons:\n%s\nprogress:\n%s", page, run.progress.String())
 	}
+	if metric(page, "gstreact_run_cloud_queue_wait_milliseconds", "stream0") < 0 {
+		t.Errorf("metrics lack the worker's queue wait:\n%s", page)
+	}
 	for _, l := range strings.Split(page, "\n") {
-		if strings.Contains(l, "policy_") && !strings.HasPrefix(l, "#") {
+		if (strings.Contains(l, "policy_") || strings.Contains(l, "queue_wait")) && !strings.HasPrefix(l, "#") {
 			t.Log(l)
 		}
 	}

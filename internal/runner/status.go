@@ -180,7 +180,11 @@ func cloudLine(st map[string]interface{}) string {
 	if st == nil {
 		return ""
 	}
-	line := fmt.Sprintf("  cloud %v rtt %.0f ms in-flight %v", st["cloud"], st["rtt-ms"], st["in-flight"])
+	line := fmt.Sprintf("  cloud %v rtt %.0f ms", st["cloud"], st["rtt-ms"])
+	if q := FieldNumber(st["queue-ms"]); q >= 0.5 {
+		line += fmt.Sprintf(" (queued %.0f)", q) // in the worker: its load
+	}
+	line += fmt.Sprintf(" in-flight %v", st["in-flight"])
 	if st["policy"] == "adaptive" {
 		// The adaptive policy's effective k and m and why it last acted.
 		line += fmt.Sprintf("  adaptive k %.1f m %.0f (%v/%v)", FieldNumber(st["k"]), FieldNumber(st["m"]), orDash(st["detect-reason"]), orDash(st["offload-reason"]))
@@ -283,6 +287,7 @@ func (b *board) writeMetrics(out io.Writer) error {
 	})
 	each("cloud_rtt_milliseconds", "gauge", "Round trip of the last cloud reply.", cloudNum("rtt-ms"))
 	each("cloud_mean_rtt_milliseconds", "gauge", "Mean round trip of cloud replies.", cloudNum("mean-rtt-ms"))
+	each("cloud_queue_wait_milliseconds", "gauge", "The worker's queue wait on the last cloud reply (0: none, or a worker that does not report it).", cloudNum("queue-ms"))
 	each("cloud_in_flight", "gauge", "Cloud requests awaiting a reply.", cloudNum("in-flight"))
 	each("policy_effective_k", "gauge", "Frames per edge detection over the adaptive policy's budget window (0: fixed policy or none).", cloudNum("k"))
 	each("policy_effective_m", "gauge", "Frames per cloud request over the adaptive policy's budget window.", cloudNum("m"))
