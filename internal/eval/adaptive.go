@@ -142,10 +142,7 @@ func SweepAdaptive(ctx context.Context, p *Prepared, order []int, g Grid, o Opti
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	uplink := o.Uplink
-	if uplink.JPEGQuality == 0 {
-		uplink = offload.DefaultConfig()
-	}
+	uplink := o.uplinkConfig()
 	// Any frame may be sent: measure every source frame's request.
 	srcs := make([]int, len(p.Seq.Frames))
 	for i := range srcs {
@@ -174,7 +171,6 @@ func SweepAdaptive(ctx context.Context, p *Prepared, order []int, g Grid, o Opti
 		return nil, err
 	}
 	playback := playbackOf(p, order)
-	seconds := float64(len(order)) / fps
 	var results []Result
 	var runOf []int
 	for i, l := range g.Latencies {
@@ -187,18 +183,9 @@ func SweepAdaptive(ctx context.Context, p *Prepared, order []int, g Grid, o Opti
 		if err != nil {
 			return nil, err
 		}
-		total := 0
-		for _, j := range r.Cloud.SentFrames {
-			total += bytes[order[j]]
-		}
 		edgeRuns, reqs := r.EdgeRuns(), len(r.Cloud.SentFrames)
 		ek, em := float64(len(order))/float64(max(1, edgeRuns)), float64(len(order))/float64(max(1, reqs))
-		cost := Cost{
-			EdgeDetectPerS:      round3(float64(edgeRuns) / seconds),
-			CloudRequestsPerS:   round3(float64(reqs) / seconds),
-			UplinkKbps:          round3(float64(total) * 8 / 1000 / seconds),
-			SceneChangeRequests: r.Cloud.SceneChanges,
-		}
+		cost := costOf(p, order, edgeRuns, r.Cloud, bytes) // as for fixed rows
 		for _, fp := range g.Fusion {
 			results = append(results, Result{
 				Sequence: name, Policy: PolicyAdaptive, K: int(math.Round(ek)), M: int(math.Round(em)),

@@ -48,7 +48,7 @@ func TestPolicyReplayFixedIsTheSweep(t *testing.T) {
 		if !reflect.DeepEqual(run.Cloud, cloud) {
 			t.Errorf("m=%d delay=%d: the cloud path differs from CloudStream: sent %v, want %v", c.m, c.delay, run.Cloud.SentFrames, cloud.SentFrames)
 		}
-		if want := (len(order) + c.k - 1) / c.k; run.EdgeRuns() != want {
+		if want := eval.EdgeRuns(len(order), c.k); run.EdgeRuns() != want || want != (len(order)+c.k-1)/c.k {
 			t.Errorf("k=%d: %d edge runs, want %d", c.k, run.EdgeRuns(), want)
 		}
 	}

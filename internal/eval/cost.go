@@ -13,9 +13,10 @@ import (
 // Cost is what one configuration spends, per second of video (replayed
 // frames at the sequence's frame rate).
 type Cost struct {
-	// EdgeDetectPerS: edge detector runs, every k-th frame: fps/k, the
-	// rate a camera running on spends (counting the runs of a short clip
-	// would add its frame 0: 64 runs in 319 frames at k=5 is 6.02/s).
+	// EdgeDetectPerS: edge detector runs made in the replay per second,
+	// counted alike for every policy (fixed: frames 0, k, 2k, ..., so a
+	// short clip's frame 0 shows: 64 runs in 319 frames at k=5 and 30 fps
+	// is 6.02/s, not fps/k = 6), so rows compare at equal spend.
 	EdgeDetectPerS float64 `json:"edge_detect_per_s"`
 	// CloudRequestsPerS: requests sent to the cloud, every m-th frame and
 	// scene changes, less the frames skipped while MaxInflight requests
@@ -99,9 +100,10 @@ func (p *Prepared) RequestBytes(ctx context.Context, srcs []int, cfg offload.Con
 	return out, nil
 }
 
-// costOf is the cost of edge detection every k-th replayed frame and of the
-// requests of cs, whose sizes are in bytes (by source frame).
-func costOf(p *Prepared, order []int, k int, cs *CloudSets, bytes map[int]int) Cost {
+// costOf is what one replay of order spent, the same for every policy:
+// edgeRuns edge detector runs, and the requests of cs, whose sizes are in
+// bytes (by source frame), per second of the replayed frames.
+func costOf(p *Prepared, order []int, edgeRuns int, cs *CloudSets, bytes map[int]int) Cost {
 	seconds := float64(len(order)) / p.Seq.FPS
 	if !(seconds > 0) {
 		return Cost{}
@@ -111,11 +113,20 @@ func costOf(p *Prepared, order []int, k int, cs *CloudSets, bytes map[int]int) C
 		total += bytes[order[j]]
 	}
 	return Cost{
-		EdgeDetectPerS:      round3(p.Seq.FPS / float64(k)),
+		EdgeDetectPerS:      round3(float64(edgeRuns) / seconds),
 		CloudRequestsPerS:   round3(float64(len(cs.SentFrames)) / seconds),
 		UplinkKbps:          round3(float64(total) * 8 / 1000 / seconds),
 		SceneChangeRequests: cs.SceneChanges,
 	}
+}
+
+// uplinkConfig is the encoder whose request sizes the costs count:
+// o.Uplink, or reactcloud's defaults.
+func (o Options) uplinkConfig() offload.Config {
+	if o.Uplink.JPEGQuality == 0 {
+		return offload.DefaultConfig()
+	}
+	return o.Uplink
 }
 
 // round3 keeps three decimals, enough for rates and short in JSON.
@@ -124,10 +135,7 @@ func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 // addCosts fills each result's Cost; cloudOf(i) is result i's cloud stream
 // (whose send schedule does not depend on k or fusion).
 func addCosts(ctx context.Context, p *Prepared, order []int, results []Result, cloudOf func(i int) *CloudSets, o Options) error {
-	cfg := o.Uplink
-	if cfg.JPEGQuality == 0 {
-		cfg = offload.DefaultConfig()
-	}
+	cfg := o.uplinkConfig()
 	var srcs []int
 	seen := map[*CloudSets]bool{}
 	for i := range results {
@@ -147,7 +155,7 @@ func addCosts(ctx context.Context, p *Prepared, order []int, results []Result, c
 		return err
 	}
 	for i := range results {
-		results[i].Cost = costOf(p, order, results[i].K, cloudOf(i), bytes)
+		results[i].Cost = costOf(p, order, EdgeRuns(len(order), results[i].K), cloudOf(i), bytes)
 	}
 	return nil
 }

@@ -56,6 +56,16 @@ func EdgeStream(ctx context.Context, p *Prepared, order []int, k int, cfg tracke
 	return out, nil
 }
 
+// EdgeRuns is how many times EdgeStream(k) runs the edge detector on n
+// replayed frames (frames 0, k, 2k, ...): the runs actually made, as
+// PolicyRun.EdgeRuns counts them for any policy.
+func EdgeRuns(n, k int) int {
+	if n <= 0 || k <= 0 {
+		return 0
+	}
+	return (n + k - 1) / k
+}
+
 // CloudConfig is what the cloud path of the replay takes from offload.Config.
 type CloudConfig struct {
 	// Tracker tunes the fast-forward tracker (zero fields: offload's defaults,
