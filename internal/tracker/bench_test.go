@@ -32,6 +32,29 @@ func BenchmarkMedianFlowPerObject(b *testing.B) {
 	}
 }
 
+// BenchmarkKCFPerObject: KCF on the same object and motion as
+// BenchmarkMedianFlowPerObject (detect in the new frame, then learn it).
+func BenchmarkKCFPerObject(b *testing.B) {
+	tex := noise{seed: 51}
+	mk := func(dx, dy float64) *Pyramid {
+		return pyr(render(960, 540, func(x, y float64) float64 { return tex.at(x-dx, y-dy) }), 3)
+	}
+	prev, cur := mk(0, 0), mk(2.3, -1.6)
+	box := detection.Rect{X1: 400, Y1: 200, X2: 460, Y2: 350}
+	minVis := DefaultConfig().MinVisible
+	k := NewKCF()
+	var m KCFModel
+	if !k.Init(&m, prev, box, minVis) {
+		b.Fatal("init failed")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := k.Track(&m, cur, box, minVis); !ok {
+			b.Fatal("lost")
+		}
+	}
+}
+
 // BenchmarkPyramid960x540: grey conversion and a 3-level pyramid per 1080p frame
 // at Scale 2.
 func BenchmarkPyramid960x540(b *testing.B) {

@@ -100,6 +100,10 @@ type Config struct {
 	// TUD-Stadtmitte and OxfordTownCentre played once (k=5, m=10): cloud-only
 	// at 300 ms 41.8 -> 53.1 and 77.1 -> 76.7 % mAP@0.5 (see README).
 	InsetX, InsetY float32
+	// Method picks the tracker Tracks moves boxes with: Median Flow or KCF;
+	// zero is DefaultMethod (see Method). The Median Flow fields above do
+	// not apply to KCF, except MinVisible and the Tracks fields.
+	Method Method
 }
 
 // DefaultConfig returns the defaults every zero field of a Config takes.

@@ -24,7 +24,11 @@ import (
 //     the authority on detection frames, and a box the detector no longer sees
 //     would otherwise drift on for k frames. Boxes, class, score and source
 //     come from the detection; Age is 0.
-//   - Step moves every track with Median Flow. A track whose tracking fails
+//   - Step moves every track with Config.Method: Median Flow from the
+//     previous frame, or KCF, whose per-track filter Update trains on the
+//     detection frame (a track that keeps its id keeps its filter,
+//     re-centred on the detection and updated at the learning rate; a new
+//     one, or one whose box changed size, gets a fresh filter). A track whose tracking fails
 //     coasts (Config.CoastDecay): it moves on with its velocity (a running
 //     mean of its recent per-frame motion) and its score decays until
 //     tracking holds again or the score falls below CoastMinScore; with
@@ -35,7 +39,8 @@ import (
 //     the fast-forward instance's output is all cloud).
 type Tracks struct {
 	mf     *MedianFlow
-	prev   Pyramid
+	prev   Pyramid  // Median Flow only: the last frame
+	geom   geometry // the last frame's geometry; zero when there is none
 	tracks []detection.Detection
 	motion []motion // per track, parallel to tracks
 	out    []detection.Detection
@@ -46,6 +51,25 @@ type Tracks struct {
 	from       []int // per detection: the matched track's index
 	usedT      []bool
 	prevMotion []motion
+
+	// KCF only (nil kcf with Median Flow): one filter per track, parallel
+	// to tracks; filters of ended tracks wait in free for new ones, so
+	// their buffers are reused.
+	kcf        *KCF
+	models     []*KCFModel
+	prevModels []*KCFModel
+	free       []*KCFModel
+}
+
+// geometry is what a frame's pyramid must share with the last one for boxes
+// to carry over.
+type geometry struct{ w, h, scale int }
+
+func geometryOf(p *Pyramid) geometry {
+	if p == nil || p.Empty() {
+		return geometry{}
+	}
+	return geometry{p.Levels[0].W, p.Levels[0].H, p.Scale}
 }
 
 // motion is what a track remembers of its movement, to coast through frames
@@ -61,7 +85,12 @@ type match struct {
 
 // NewTracks makes an empty set; zero fields of cfg take their defaults.
 func NewTracks(cfg Config) *Tracks {
-	return &Tracks{mf: NewMedianFlow(cfg), nextID: 1}
+	cfg.Method = cfg.Method.Resolve()
+	t := &Tracks{mf: NewMedianFlow(cfg), nextID: 1}
+	if cfg.Method == MethodKCF {
+		t.kcf = NewKCF()
+	}
+	return t
 }
 
 // Config returns the configuration in use (defaults filled in).
@@ -83,6 +112,44 @@ func (t *Tracks) Reset() {
 	t.tracks = t.tracks[:0]
 	t.motion = t.motion[:0]
 	t.prev.Levels = t.prev.Levels[:0]
+	t.geom = geometry{}
+	for _, m := range t.models {
+		t.release(m)
+	}
+	t.models = t.models[:0]
+}
+
+// release returns a track's filter to the free list.
+func (t *Tracks) release(m *KCFModel) {
+	if m != nil {
+		m.Clear()
+		t.free = append(t.free, m)
+	}
+}
+
+// newModel takes a filter from the free list, or makes one (only while the
+// number of tracks grows).
+func (t *Tracks) newModel() *KCFModel {
+	if n := len(t.free); n > 0 {
+		m := t.free[n-1]
+		t.free = t.free[:n-1]
+		return m
+	}
+	return &KCFModel{}
+}
+
+// remember keeps what Step needs of cur: its geometry, and for Median Flow
+// the pyramid itself.
+func (t *Tracks) remember(cur *Pyramid) {
+	t.geom = geometryOf(cur)
+	switch {
+	case t.kcf != nil:
+		// KCF needs only its filters and the new frame.
+	case cur == nil:
+		t.prev.Levels = t.prev.Levels[:0]
+	default:
+		t.prev.CopyFrom(cur)
+	}
 }
 
 // Current returns the tracks as of the last Update or Step, in a reused slice
@@ -138,29 +205,52 @@ func (t *Tracks) Update(dets []detection.Detection, cur *Pyramid) []detection.De
 	// rebuilt in place, which is safe because the old one is read through
 	// the copy in prevMotion.
 	t.prevMotion = append(t.prevMotion[:0], t.motion...)
-	t.tracks, t.motion = t.tracks[:0], t.motion[:0]
+	t.prevModels = append(t.prevModels[:0], t.models...)
+	t.tracks, t.motion, t.models = t.tracks[:0], t.motion[:0], t.models[:0]
 	for j, d := range dets {
 		if d.Box.Empty() {
 			continue
 		}
 		id := t.trackIDs[j]
 		var mo motion
+		var mdl *KCFModel
 		if id == 0 {
 			id = t.nextID
 			t.nextID++
 		} else {
 			mo = t.prevMotion[t.from[j]]
+			if t.kcf != nil {
+				mdl, t.prevModels[t.from[j]] = t.prevModels[t.from[j]], nil
+			}
 		}
 		d.TrackID = id
 		d.Age = 0
 		t.tracks = append(t.tracks, d)
 		t.motion = append(t.motion, mo)
+		if t.kcf != nil {
+			if mdl == nil {
+				mdl = t.newModel()
+			}
+			t.models = append(t.models, mdl)
+		}
 	}
-	if cur == nil {
-		t.prev.Levels = t.prev.Levels[:0]
-	} else {
-		t.prev.CopyFrom(cur)
+	if t.kcf != nil {
+		for _, m := range t.prevModels {
+			t.release(m) // tracks no detection matched
+		}
+		for i, m := range t.models {
+			if cur == nil || cur.Empty() {
+				m.Clear()
+				continue
+			}
+			// A failed (re)training leaves the filter empty: Step then
+			// cannot track the box and it coasts.
+			if !t.kcf.Retrain(m, cur, t.tracks[i].Box, cfg.MinVisible) {
+				m.Clear()
+			}
+		}
 	}
+	t.remember(cur)
 	return t.Current()
 }
 
@@ -169,14 +259,25 @@ func (t *Tracks) Update(dets []detection.Detection, cur *Pyramid) []detection.De
 // no previous pyramid, a nil cur, or a change of frame geometry, all tracks
 // are dropped.
 func (t *Tracks) Step(cur *Pyramid) []detection.Detection {
-	if !sameGeometry(&t.prev, cur) {
-		t.tracks, t.motion = t.tracks[:0], t.motion[:0]
+	if g := geometryOf(cur); g == (geometry{}) || g != t.geom {
+		for _, m := range t.models {
+			t.release(m)
+		}
+		t.tracks, t.motion, t.models = t.tracks[:0], t.motion[:0], t.models[:0]
 	}
 	cfg := &t.mf.cfg
-	keep, keepM := t.tracks[:0], t.motion[:0]
+	keep, keepM, keepK := t.tracks[:0], t.motion[:0], t.models[:0]
 	for i, tr := range t.tracks {
 		mo := t.motion[i]
-		box, ok := t.mf.Track(&t.prev, cur, tr.Box)
+		var box detection.Rect
+		var ok bool
+		var mdl *KCFModel
+		if t.kcf != nil {
+			mdl = t.models[i]
+			box, ok = t.kcf.Track(mdl, cur, tr.Box, cfg.MinVisible)
+		} else {
+			box, ok = t.mf.Track(&t.prev, cur, tr.Box)
+		}
 		if ok {
 			// Velocity: a running mean, so one noisy step does not send a
 			// coasting box astray.
@@ -186,28 +287,30 @@ func (t *Tracks) Step(cur *Pyramid) []detection.Detection {
 			tr.Box = box
 		} else {
 			if cfg.NoCoast {
+				t.release(mdl)
 				continue
 			}
 			tr.Score *= cfg.CoastDecay
 			if tr.Score < cfg.CoastMinScore {
+				t.release(mdl)
 				continue
 			}
 			tr.Box = detection.Rect{X1: tr.Box.X1 + mo.vx, Y1: tr.Box.Y1 + mo.vy, X2: tr.Box.X2 + mo.vx, Y2: tr.Box.Y2 + mo.vy}
 			sc := float32(cur.Scale)
 			if visibleFraction(tr.Box, float32(cur.Levels[0].W)*sc, float32(cur.Levels[0].H)*sc) < cfg.MinVisible {
+				t.release(mdl)
 				continue // coasted out of the frame
 			}
 		}
 		tr.Source = detection.SourceTracked
 		tr.Age++
 		keep, keepM = append(keep, tr), append(keepM, mo)
+		if t.kcf != nil {
+			keepK = append(keepK, mdl)
+		}
 	}
-	t.tracks, t.motion = keep, keepM
-	if cur == nil {
-		t.prev.Levels = t.prev.Levels[:0]
-	} else {
-		t.prev.CopyFrom(cur)
-	}
+	t.tracks, t.motion, t.models = keep, keepM, keepK
+	t.remember(cur)
 	return t.Current()
 }
 
