@@ -331,6 +331,12 @@ func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
 	}
 	st.rois.Remove(b)
 	st.rois.Add(b, st.fused, st.labels, frameNum)
+	// What the schedule did on this frame travels with it (reactpublish
+	// writes it into the frame's record).
+	fp := eng.FramePolicy()
+	gstvideo.SetPolicyMeta(b, gstvideo.PolicyMeta{Policy: fp.Mode.String(), K: fp.K, M: fp.M,
+		Detected: fp.Detected, DetectReason: reasonName(fp.DetectReason),
+		Offloaded: fp.Offloaded, OffloadReason: reasonName(fp.OffloadReason)})
 	return gst.FlowOK
 }
 

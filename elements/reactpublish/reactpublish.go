@@ -1,6 +1,7 @@
 // Package reactpublish is the `reactpublish` element: it writes each frame's
 // detections (the ROI metas put there by reactdetect, reacttrack and
-// reactcloud upstream) as one JSON line per frame to a file, standard output
+// reactcloud upstream) and reactcloud's schedule on the frame (its
+// GstReactPolicyMeta) as one JSON line per frame to a file, standard output
 // or a NATS subject, optionally through JetStream so that nothing is lost
 // while the broker or a consumer is down. The schema is in SCHEMA.md.
 //
@@ -261,6 +262,12 @@ func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
 	rec := publish.Frame{ // AppendRecord does not keep it: stays on the stack
 		Stream: st.streamID, Frame: frameNum, PTS: b.PTS(), Wall: time.Now(),
 		Width: st.info.Width, Height: st.info.Height, Boxes: dets, Labels: names,
+	}
+	// reactcloud upstream says what its schedule did on this frame.
+	if pm, ok := gstvideo.GetPolicyMeta(b); ok {
+		rec.HasPolicy = true
+		rec.Policy = publish.Policy{Name: pm.Policy, K: pm.K, M: pm.M, Detected: pm.Detected,
+			DetectReason: pm.DetectReason, Offloaded: pm.Offloaded, OffloadReason: pm.OffloadReason}
 	}
 	st.buf = publish.AppendRecord(st.buf[:0], &rec)
 	pub.Offer(st.buf)

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/gst-react/gst-react/internal/publish"
 	"github.com/gst-react/gst-react/internal/runner"
 	"github.com/gst-react/gst-react/internal/testassets"
+	"github.com/gst-react/gst-react/internal/wire"
 )
 
 // motSource makes an n-frame stream from the MOT17-04 mini sequence played
@@ -139,6 +141,9 @@ func TestPublishToFile(t *testing.T) {
 			t.Fatalf("line %d: wall_time %v outside the run %v..%v or going back", i+1, r.WallTime, start, end)
 		}
 		prevWall = r.WallTime
+		if r.Policy != nil || bytes.Contains(line, []byte(`"policy"`)) {
+			t.Fatalf("line %d has a policy without a reactcloud upstream: %s", i+1, line)
+		}
 		sameBoxes(t, r, f)
 		boxes += len(r.Boxes)
 		for _, b := range r.Boxes {
@@ -639,5 +644,132 @@ func TestDroppingRecordsWarnsWithoutStatus(t *testing.T) {
 		if m.Name == "reactpublish-status" && strings.Contains(m.Raw, "periodic") {
 			t.Errorf("periodic status with status-interval=0: %s", m.Raw)
 		}
+	}
+}
+
+// reactcloud's schedule reaches the records frame by frame, carried on each
+// buffer (GstReactPolicyMeta), not read off the latest status message: the
+// policy, the effective k and m, whether the frame was detected (equal to
+// reactdetect's own flag on the same frame) and offloaded (as many as the
+// cloud received), and why. The cloud takes requests and never answers
+// within the run, so due offloads are held (in-flight, backoff) and the
+// records must say so. Everything is counted in frames, so it holds at any
+// speed.
+func TestPolicyInRecords(t *testing.T) {
+	const n = 60
+	srv := natsservertest.Start(t, natsserver.Options{NoLog: true})
+	nc := natsservertest.Connect(t, srv.ClientURL())
+	records := make(chan *nats.Msg, 4*n)
+	if _, err := nc.ChanSubscribe("react.detections.>", records); err != nil {
+		t.Fatal(err)
+	}
+	var requests sync.Map // stream id -> *atomic.Int64
+	if _, err := nc.Subscribe(wire.DefaultRequestSubject, func(m *nats.Msg) {
+		req, err := wire.DecodeRequest(m.Data, wire.DefaultLimits())
+		if err != nil {
+			t.Errorf("request: %v", err)
+			return
+		}
+		c, _ := requests.LoadOrStore(req.StreamID, new(atomic.Int64))
+		c.(*atomic.Int64).Add(1)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	src := motSource(t, n, 320, 180)
+	held := map[string]bool{"budget": true, "backoff": true, "in-flight": true, "cloud-down": true}
+	for _, tc := range []struct{ policy, props string }{
+		{"fixed", "interval=20 change-threshold=0"},
+		{"adaptive", "policy=adaptive max-edge-fps=6 budget-window=2000 max-interval=10"},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			desc := fmt.Sprintf("%s ! reactdetect interval=3 ! reacttrack ! reactcloud server=%s timeout=600000 stream-id=%s %s ! "+
+				"reactpublish server=%s stream-id=%s ! fakesink name=sink", src, srv.ClientURL(), tc.policy, tc.props, srv.ClientURL(), tc.policy)
+			res, err := pipetest.Run(desc, 2*time.Minute, pipetest.Probe{Element: "sink", Pad: "sink"})
+			if err != nil || len(res.Errors) > 0 {
+				t.Fatalf("run: %v %s", err, res.ErrorText())
+			}
+			seen := res.Frames["sink.sink"]
+			if len(seen) != n {
+				t.Fatalf("%d frames at the sink, want %d", len(seen), n)
+			}
+			got := make([]*publish.Record, n)
+			for left := n; left > 0; {
+				select {
+				case m := <-records:
+					r, err := publish.ParseRecord(m.Data)
+					if err != nil {
+						t.Fatalf("%v\n%s", err, m.Data)
+					}
+					if r.Stream != tc.policy || r.Frame >= n || got[r.Frame] != nil {
+						t.Fatalf("unexpected record %s", m.Data)
+					}
+					got[r.Frame] = &r
+					left--
+				case <-time.After(10 * time.Second): // published as the frames pass; the run is over
+					t.Fatalf("%d of %d records", n-left, n)
+				}
+			}
+			offloaded, heldOffloads, detected := 0, 0, 0
+			for i, r := range got {
+				p := r.Policy
+				if p == nil || p.Name != tc.policy {
+					t.Fatalf("frame %d: policy %+v, want %s", i, p, tc.policy)
+				}
+				if p.Detected != seen[i].Detected || !seen[i].HasMeta {
+					t.Fatalf("frame %d: record says detected=%v, reactdetect's meta %v", i, p.Detected, seen[i].Detected)
+				}
+				switch {
+				case p.Detected:
+					detected++
+					if p.DetectReason == "" || held[p.DetectReason] {
+						t.Fatalf("frame %d detected for %q", i, p.DetectReason)
+					}
+				case p.DetectReason != "" && p.DetectReason != "budget":
+					t.Fatalf("frame %d not detected, reason %q", i, p.DetectReason)
+				}
+				switch {
+				case p.Offloaded:
+					offloaded++
+					if p.OffloadReason == "" || held[p.OffloadReason] {
+						t.Fatalf("frame %d offloaded for %q", i, p.OffloadReason)
+					}
+				case held[p.OffloadReason]:
+					heldOffloads++
+				case p.OffloadReason != "":
+					t.Fatalf("frame %d not offloaded, reason %q", i, p.OffloadReason)
+				}
+				if tc.policy == "fixed" {
+					due := i%20 == 0
+					if p.M != 20 || (i >= 3 && p.K != 3) || due != (p.Offloaded || held[p.OffloadReason]) ||
+						(p.Offloaded && p.OffloadReason != "interval") {
+						t.Fatalf("frame %d: %+v, want m 20, k 3 (from frame 3), offloads due every 20th frame", i, *p)
+					}
+				}
+			}
+			// The last records' k is over the window, which has detections.
+			if last := got[n-1].Policy; last.K <= 0 || last.M <= 0 || offloaded == 0 || heldOffloads == 0 || detected == 0 {
+				t.Fatalf("last %+v; %d offloaded, %d held, %d detected", *last, offloaded, heldOffloads, detected)
+			}
+			// Every frame the records call offloaded reached the cloud (bounded
+			// wait: a request is published just after its frame passed).
+			deadline := time.Now().Add(10 * time.Second)
+			count := func() int64 {
+				c, ok := requests.Load(tc.policy)
+				if !ok {
+					return 0
+				}
+				return c.(*atomic.Int64).Load()
+			}
+			for count() != int64(offloaded) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if count() != int64(offloaded) {
+				t.Fatalf("the cloud received %d requests, the records say %d frames were offloaded", count(), offloaded)
+			}
+			t.Logf("%s: %d detected, %d offloaded, %d held; last frame %+v", tc.policy, detected, offloaded, heldOffloads, *got[n-1].Policy)
+		})
 	}
 }

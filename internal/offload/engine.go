@@ -116,6 +116,7 @@ type Engine struct {
 	signals   policy.Signals
 	polMu     sync.Mutex
 	polStatus policy.Status
+	fp        framePolicy // the streaming thread's
 
 	// Streaming-thread state, touched only by Process and Reset.
 	st struct {
@@ -219,6 +220,7 @@ func (e *Engine) Reset() {
 	e.st.cloud = e.st.cloud[:0]
 	e.st.fusedFrom = 0
 	e.st.fuser.Reset()
+	e.fp = framePolicy{}
 	e.latest.Store(0)
 	e.newest.Store(0)
 	e.pubMu.Lock()
@@ -275,10 +277,11 @@ func (e *Engine) ProcessDetected(f *frame.Frame, frameNum uint64, pts int64, loc
 		e.latest.Store(frameNum + 1)
 		e.signal()
 	}
+	e.beginFramePolicy(frameNum, detected)
 	if e.pol != nil {
 		e.decide(f, frameNum, pts, local, detected, stored)
-	} else if e.due(frameNum, stored) {
-		e.offload(f, frameNum, pts)
+	} else if why := e.due(frameNum, stored); why != policy.ReasonNone {
+		e.offloadFixed(f, frameNum, pts, why)
 	}
 	return e.fuse(frameNum, local, dst)
 }
@@ -313,13 +316,17 @@ func (e *Engine) signal() {
 	}
 }
 
-// due decides whether frameNum goes to the cloud: every Interval-th frame, or
-// a scene change against the last frame sent.
-func (e *Engine) due(frameNum uint64, haveThumb bool) bool {
+// due decides whether frameNum goes to the cloud, and why: every
+// Interval-th frame, or a scene change against the last frame sent
+// (ReasonNone: not due).
+func (e *Engine) due(frameNum uint64, haveThumb bool) policy.Reason {
 	if e.cfg.Interval > 0 && frameNum%uint64(e.cfg.Interval) == 0 {
-		return true
+		return policy.ReasonInterval
 	}
-	return e.sceneChanged(frameNum, haveThumb)
+	if e.sceneChanged(frameNum, haveThumb) {
+		return policy.ReasonSceneChange
+	}
+	return policy.ReasonNone
 }
 
 // sceneChanged is due's scene-change test: the frame's thumbnail differs

@@ -62,11 +62,13 @@ func (e *Engine) decide(f *frame.Frame, frameNum uint64, pts int64, local []dete
 	s.SentRequests, s.SentBytes = e.ctr.offloaded.Load(), e.ctr.sentBytes.Load()
 	d := e.pol.Decide(s)
 	s.Boxes = nil
-	if d.Offload && e.offload(f, frameNum, pts) {
+	sent := d.Offload && e.offloadNoting(f, frameNum, pts)
+	if sent {
 		e.pol.Sent()
 	}
 	e.decision = d
 	st := e.pol.Status()
+	e.decided(d, sent, st)
 	e.polMu.Lock()
 	e.polStatus = st
 	e.polMu.Unlock()

@@ -44,6 +44,22 @@ type Frame struct {
 	// Labels[i] is the label of Boxes[i]; missing or empty entries are
 	// written as "object".
 	Labels []string
+	// Policy is what reactcloud's schedule did on the frame; written (as
+	// "policy") only when HasPolicy, i.e. a reactcloud is upstream.
+	HasPolicy bool
+	Policy    Policy
+}
+
+// Policy is a record's "policy" object: the offload policy's state on the
+// frame (see SCHEMA.md). Reasons are internal/policy's names, "" for none.
+type Policy struct {
+	Name          string  `json:"name"`
+	K             float64 `json:"k"`
+	M             float64 `json:"m"`
+	Detected      bool    `json:"detected"`
+	DetectReason  string  `json:"detect_reason"`
+	Offloaded     bool    `json:"offloaded"`
+	OffloadReason string  `json:"offload_reason"`
 }
 
 var sourceNames = [...]string{detection.SourceEdge: "edge", detection.SourceTracked: "tracked", detection.SourceCloud: "cloud"}
@@ -68,6 +84,9 @@ func AppendRecord(dst []byte, f *Frame) []byte {
 	dst = strconv.AppendInt(dst, int64(f.Width), 10)
 	dst = append(dst, `,"height":`...)
 	dst = strconv.AppendInt(dst, int64(f.Height), 10)
+	if f.HasPolicy {
+		dst = appendPolicy(dst, &f.Policy)
+	}
 	dst = append(dst, `,"boxes":[`...)
 	for i := range f.Boxes {
 		d := &f.Boxes[i]
@@ -105,6 +124,33 @@ func AppendRecord(dst []byte, f *Frame) []byte {
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
+}
+
+func appendPolicy(dst []byte, p *Policy) []byte {
+	dst = append(dst, `,"policy":{"name":`...)
+	dst = appendString(dst, p.Name)
+	dst = append(dst, `,"k":`...)
+	dst = appendInterval(dst, p.K)
+	dst = append(dst, `,"m":`...)
+	dst = appendInterval(dst, p.M)
+	dst = append(dst, `,"detected":`...)
+	dst = strconv.AppendBool(dst, p.Detected)
+	dst = append(dst, `,"detect_reason":`...)
+	dst = appendString(dst, p.DetectReason)
+	dst = append(dst, `,"offloaded":`...)
+	dst = strconv.AppendBool(dst, p.Offloaded)
+	dst = append(dst, `,"offload_reason":`...)
+	dst = appendString(dst, p.OffloadReason)
+	return append(dst, '}')
+}
+
+// appendInterval writes an effective interval (frames) with at most three
+// decimals; NaN, infinite or negative values as 0 (none).
+func appendInterval(dst []byte, v float64) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		return append(dst, '0')
+	}
+	return strconv.AppendFloat(dst, math.Round(v*1000)/1000, 'f', -1, 64)
 }
 
 // appendFloat writes the shortest decimal that reads back as the same
@@ -179,6 +225,8 @@ type Record struct {
 	Width    int       `json:"width"`
 	Height   int       `json:"height"`
 	Boxes    []Box     `json:"boxes"`
+	// Policy is absent (nil) when no reactcloud was upstream.
+	Policy *Policy `json:"policy,omitempty"`
 }
 
 // Box is one object of a Record.
@@ -200,6 +248,14 @@ var recordFields = map[string]string{
 	"width": "uint", "height": "uint", "boxes": "array",
 }
 
+// optionalRecordFields may be absent; present, they are checked.
+var optionalRecordFields = map[string]string{"policy": "object"}
+
+var policyFields = map[string]string{
+	"name": "string", "k": "number", "m": "number", "detected": "bool", "detect_reason": "string",
+	"offloaded": "bool", "offload_reason": "string",
+}
+
 var boxFields = map[string]string{
 	"x1": "number", "y1": "number", "x2": "number", "y2": "number", "class_id": "int",
 	"label": "string", "score": "number", "source": "source", "track_id": "int", "age": "int",
@@ -214,15 +270,24 @@ func ParseRecord(line []byte) (Record, error) {
 	if err := json.Unmarshal(line, &raw); err != nil {
 		return Record{}, fmt.Errorf("not a JSON object: %w", err)
 	}
-	if err := checkFields(raw, recordFields, ""); err != nil {
+	if err := checkFields(raw, recordFields, optionalRecordFields, ""); err != nil {
 		return Record{}, err
+	}
+	if p, ok := raw["policy"]; ok {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(p, &fields); err != nil {
+			return Record{}, fmt.Errorf("policy: %w", err)
+		}
+		if err := checkFields(fields, policyFields, nil, "policy."); err != nil {
+			return Record{}, err
+		}
 	}
 	var boxes []map[string]json.RawMessage
 	if err := json.Unmarshal(raw["boxes"], &boxes); err != nil {
 		return Record{}, fmt.Errorf("boxes: %w", err)
 	}
 	for i, b := range boxes {
-		if err := checkFields(b, boxFields, fmt.Sprintf("boxes[%d].", i)); err != nil {
+		if err := checkFields(b, boxFields, nil, fmt.Sprintf("boxes[%d].", i)); err != nil {
 			return Record{}, err
 		}
 	}
@@ -238,10 +303,17 @@ func ParseRecord(line []byte) (Record, error) {
 	return r, nil
 }
 
-func checkFields(raw map[string]json.RawMessage, want map[string]string, prefix string) error {
-	for k := range raw {
-		if _, ok := want[k]; !ok {
+func checkFields(raw map[string]json.RawMessage, want, optional map[string]string, prefix string) error {
+	for k, v := range raw {
+		if _, ok := want[k]; ok {
+			continue
+		}
+		typ, ok := optional[k]
+		if !ok {
 			return fmt.Errorf("unknown field %s%s", prefix, k)
+		}
+		if err := checkType(v, typ); err != nil {
+			return fmt.Errorf("field %s%s = %s: %w", prefix, k, v, err)
 		}
 	}
 	for k, typ := range want {
@@ -296,6 +368,14 @@ func checkType(v json.RawMessage, typ string) error {
 	case "array":
 		if _, ok := x.([]any); !ok {
 			return fmt.Errorf("want an array")
+		}
+	case "object":
+		if _, ok := x.(map[string]any); !ok {
+			return fmt.Errorf("want an object")
+		}
+	case "bool":
+		if _, ok := x.(bool); !ok {
+			return fmt.Errorf("want true or false")
 		}
 	}
 	return nil

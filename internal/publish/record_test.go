@@ -139,6 +139,51 @@ func TestParseRecordRejects(t *testing.T) {
 	}
 }
 
+// The policy object is written only when the frame has one, reads back
+// as written (intervals to three decimals), and is checked when present.
+func TestRecordPolicy(t *testing.T) {
+	f := sampleFrame(2)
+	if line := AppendRecord(nil, &f); strings.Contains(string(line), `"policy"`) {
+		t.Fatalf("policy written without one: %s", line)
+	} else if r, err := ParseRecord(line); err != nil || r.Policy != nil {
+		t.Fatalf("%v %+v", err, r.Policy)
+	}
+	f.HasPolicy = true
+	f.Policy = Policy{Name: "adaptive", K: 5.17241379, M: 30, Detected: true, DetectReason: "tracks-lost", OffloadReason: "budget"}
+	line := AppendRecord(nil, &f)
+	if !strings.Contains(string(line), `"height":1080,"policy":{"name":"adaptive","k":5.172,"m":30,"detected":true,"detect_reason":"tracks-lost","offloaded":false,"offload_reason":"budget"},"boxes":[`) {
+		t.Fatalf("policy object: %s", line)
+	}
+	r, err := ParseRecord(line)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, line)
+	}
+	want := f.Policy
+	want.K = 5.172
+	if r.Policy == nil || *r.Policy != want || len(r.Boxes) != 2 {
+		t.Fatalf("policy %+v, want %+v", r.Policy, want)
+	}
+	good := string(line)
+	for _, tc := range []struct{ from, to, want string }{
+		{`"detected":true`, `"detected":1`, "policy.detected"},
+		{`"k":5.172,`, ``, "policy.k is missing"},
+		{`"m":30`, `"m":30,"why":"x"`, "policy.why"},
+		{`"policy":{`, `"policy":[{`, "policy"},
+	} {
+		bad := strings.Replace(good, tc.from, tc.to, 1)
+		if tc.to == `"policy":[{` {
+			bad = strings.Replace(bad, `},"boxes"`, `}],"boxes"`, 1)
+		}
+		if _, err := ParseRecord([]byte(bad)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one naming %q", bad, err, tc.want)
+		}
+	}
+	allocs := testing.AllocsPerRun(100, func() { line = AppendRecord(line[:0], &f) })
+	if allocs != 0 {
+		t.Fatalf("AppendRecord with a policy allocates %.1f times per record", allocs)
+	}
+}
+
 // Formatting a record into a reused buffer allocates nothing.
 func TestAppendRecordAllocs(t *testing.T) {
 	f := sampleFrame(40)
