@@ -13,12 +13,14 @@ import (
 	"github.com/go-gst/go-gst/gst"
 
 	"github.com/gst-react/gst-react/cloudworker"
+	"github.com/gst-react/gst-react/internal/gstvideo"
 	"github.com/gst-react/gst-react/internal/natsauth"
 	"github.com/gst-react/gst-react/internal/natsserver"
 	"github.com/gst-react/gst-react/internal/natsserver/natsservertest"
 	"github.com/gst-react/gst-react/internal/pipetest"
 	"github.com/gst-react/gst-react/internal/runner"
 	"github.com/gst-react/gst-react/internal/testassets"
+	"github.com/gst-react/gst-react/internal/wire"
 )
 
 const token = "s3cret-t0ken-4711"
@@ -33,8 +35,17 @@ func secureServer(t *testing.T) (*natsserver.Server, natsservertest.Certs) {
 }
 
 func pipeline(url, extra string) string {
-	return fmt.Sprintf(`videotestsrc num-buffers=45 pattern=ball ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! `+
-		`reactcloud name=cloud server=%s interval=3 %s ! fakesink name=sink sync=true`, url, extra)
+	return pipelineOf(45, url, extra)
+}
+
+// pipelineOf is pipeline with n frames; 0 is an endless source, for a run
+// that pipetest.RunUntil ends once what it waits for has happened.
+func pipelineOf(n int, url, extra string) string {
+	if n == 0 {
+		n = -1 // videotestsrc's "no limit"
+	}
+	return fmt.Sprintf(`videotestsrc num-buffers=%d pattern=ball ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! `+
+		`reactcloud name=cloud server=%s interval=3 %s ! fakesink name=sink sync=true`, n, url, extra)
 }
 
 // The cloud worker and reactcloud both log in with a token over TLS,
@@ -59,8 +70,23 @@ func TestTokenOverTLS(t *testing.T) {
 	defer w.Stop()
 	waitFor(t, "the worker to connect", func() bool { return w.Stats().Connected })
 
-	res, err := pipetest.Run(pipeline(srv.ClientURL(), fmt.Sprintf("token=%s tls-ca-file=%q timeout=5000", token, certs.CAFile)),
-		time.Minute, pipetest.Probe{Element: "sink", Pad: "sink"})
+	// The source is endless and the run ends 30 frames (1 s at the sink's
+	// pace) after the worker's first reply: 45 frames (1.5 s) were once
+	// all it had, and a TLS handshake plus a cold first inference on one
+	// busy core can take longer than that. The request timeout outlasts
+	// that cold inference; the minute only catches a hang.
+	var out gstvideo.BufferCounter
+	stop, eos := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(eos)
+		if until(stop, func() bool { return w.Stats().Replies[wire.CodeOK] > 0 }) {
+			k := out.Load() + 30
+			until(stop, func() bool { return out.Load() >= k })
+		}
+	}()
+	res, err := pipetest.RunUntil(pipelineOf(0, srv.ClientURL(), fmt.Sprintf("token=%s tls-ca-file=%q timeout=30000", token, certs.CAFile)),
+		time.Minute, eos, pipetest.Probe{Element: "sink", Pad: "sink", Counter: &out})
+	close(stop)
 	if err != nil || len(res.Errors) > 0 {
 		t.Fatalf("run: %v %s", err, res.ErrorText())
 	}
@@ -149,6 +175,18 @@ func TestSecretsAreWriteOnly(t *testing.T) {
 	if v, _ := el.GetProperty("user"); v != "alice" {
 		t.Errorf("user = %v, want alice", v)
 	}
+}
+
+// until polls cond until it holds (true) or stop is closed (false).
+func until(stop <-chan struct{}, cond func() bool) bool {
+	for !cond() {
+		select {
+		case <-stop:
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return true
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
