@@ -127,7 +127,7 @@ func TestRecipeFileToMP4(t *testing.T) {
 // externalCloud starts Debian's nats-server on a free loopback port with
 // pipelines/nats.conf, and returns its URL and a function that starts a
 // `build/gstreact cloudworker` process on it (killed at the end of the test).
-func externalCloud(t *testing.T, env []string) (string, func() (*exec.Cmd, *strings.Builder)) {
+func externalCloud(t *testing.T, env []string) (string, func() (*exec.Cmd, *testlog.Buffer)) {
 	t.Helper()
 	natsBin, err := exec.LookPath("nats-server")
 	if err != nil {
@@ -155,8 +155,8 @@ func externalCloud(t *testing.T, env []string) (string, func() (*exec.Cmd, *stri
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	return url, func() (*exec.Cmd, *strings.Builder) {
-		var log strings.Builder
+	return url, func() (*exec.Cmd, *testlog.Buffer) {
+		var log testlog.Buffer // read while the worker writes to it
 		w := exec.Command(cli, "cloudworker", "--nats", url, "--summary-interval", "0")
 		w.Env, w.Stdout, w.Stderr = env, &log, &log
 		if err := w.Start(); err != nil {
@@ -167,30 +167,71 @@ func externalCloud(t *testing.T, env []string) (string, func() (*exec.Cmd, *stri
 	}
 }
 
+// pingPong links n frames of the MOT17 mini clip played forward and back
+// (n = 0: one period) into a folder, so every frame has people and motion
+// stays continuous; it returns the folder and n.
+func pingPong(t *testing.T, n int) (string, int) {
+	t.Helper()
+	img := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
+	names, _ := filepath.Glob(filepath.Join(img, "*.jpg"))
+	if len(names) < 2 {
+		t.Fatalf("%s has %d frames", img, len(names))
+	}
+	dir := t.TempDir()
+	period := 2*len(names) - 2
+	if n == 0 {
+		n = period
+	}
+	for i := range n {
+		k := i % period
+		if k >= len(names) {
+			k = period - k
+		}
+		if err := os.Symlink(names[k], filepath.Join(dir, fmt.Sprintf("%06d.jpg", i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, n
+}
+
 // The REACT recipe with Debian's nats-server and a separately started
 // `gstreact cloudworker`, as the recipe's header tells users to run them.
 func TestRecipeReactWithExternalNATSAndWorker(t *testing.T) {
 	env := pluginEnv(t)
 	url, startWorker := externalCloud(t, env)
-	worker, wlog := startWorker()
-	workerLog := wlog
-	img := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
+	worker, workerLog := startWorker()
+	// 30 frames, every 2nd to the cloud: 15 chances for a reply within a
+	// run (the clip's own 8 were too few for a worker slowed by a busy core).
+	img, frames := pingPong(t, 30)
 	out := filepath.Join(t.TempDir(), "out.mp4")
-	// Every 2nd frame to the cloud; wait for the worker to subscribe by
-	// retrying the short recipe until a reply shows up (model loading).
+	// The worker subscribes once its model is loaded: wait for it to say so
+	// (seconds on one busy core; 2 minutes only catch a hang) rather than
+	// race the load with a few tries of the short recipe.
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(workerLog.String(), "cloud worker serving"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker is not serving after 2 minutes:\n%s", workerLog.String())
+		}
+	}
+	// A run may still go by during the worker's cold first inference (each
+	// request times out after reactcloud's default 2 s): run the recipe
+	// again until a reply shows up. Idle the first run has one; 3 minutes
+	// only catch a worker that never answers in time.
 	var log string
-	for try := 0; try < 5; try++ {
+	for try, deadline := 1, time.Now().Add(3*time.Minute); ; try++ {
 		log = run(t, env, 3*time.Minute, "./react-to-mp4.sh", img, out, url, "2", "2")
 		if strings.Contains(log, "reactcloud-reply") {
+			t.Logf("a cloud reply in run %d", try)
 			break
 		}
-		time.Sleep(time.Second)
+		if time.Now().After(deadline) {
+			break
+		}
 	}
 	if !strings.Contains(log, "Got EOS") || !strings.Contains(log, "reactcloud-reply") {
 		t.Fatalf("no EOS or no cloud reply on the bus:\n%s\nworker:\n%s", log, workerLog.String())
 	}
-	if n := framesIn(t, env, out); n != 8 {
-		t.Fatalf("%s holds %d frames, want 8", out, n)
+	if n := framesIn(t, env, out); n != frames {
+		t.Fatalf("%s holds %d frames, want %d", out, n, frames)
 	}
 	// SIGTERM drains and exits cleanly.
 	worker.Process.Signal(syscall.SIGTERM)
@@ -331,21 +372,8 @@ func TestWorkerSIGKILLMidStream(t *testing.T) {
 	url, startWorker := externalCloud(t, env)
 	first, _ := startWorker()
 
-	// The MOT17 clip played forward and back, looped, so every frame has
-	// people and motion stays continuous.
-	img := filepath.Join(testassets.SharedAssets(t), "video", "MOT17-04-FRCNN-mini", "img1")
-	names, _ := filepath.Glob(filepath.Join(img, "*.jpg"))
-	dir := t.TempDir()
-	period := 2*len(names) - 2
-	for i := range period {
-		k := i
-		if k >= len(names) {
-			k = period - k
-		}
-		if err := os.Symlink(names[k], filepath.Join(dir, fmt.Sprintf("%06d.jpg", i+1))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// One forward-and-back period of the clip, looped.
+	dir, period := pingPong(t, 0)
 	records := filepath.Join(t.TempDir(), "records.jsonl")
 	var out testlog.Buffer // read while gst-launch writes to it
 	// The request timeout outlasts the new worker's cold first inference on

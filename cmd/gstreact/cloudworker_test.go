@@ -85,11 +85,12 @@ func frameRequest(t *testing.T) []byte {
 	return msg
 }
 
-// waitServing sends msg until a worker answers (the command subscribes a
-// moment after it starts), failing early when the command exits.
+// waitServing sends msg until a worker answers (the command subscribes once
+// its model is loaded: seconds on one busy core), failing early when the
+// command exits. 2 minutes only catch a worker that never subscribes.
 func waitServing(t *testing.T, nc *nats.Conn, msg []byte, exited func() (error, bool)) wire.Reply {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if err, ok := exited(); ok {
 			t.Fatalf("cloudworker exited before serving: %v", err)

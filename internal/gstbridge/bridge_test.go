@@ -88,10 +88,15 @@ func TestBridgeRestampsRepeatsAndDropsStale(t *testing.T) {
 		t.Fatal("a buffer reached the target without a timestamp")
 	}
 	// Invalidate: what the attached source still delivers is dropped.
+	// Its end of stream comes after all its buffers reached the appsink, so
+	// the check below sees them at any speed (it waited 300 ms, which a busy
+	// core could spend before the source had delivered anything).
 	p3 := attach(4)
 	b.Invalidate()
 	p3.SetState(gst.StatePlaying)
-	time.Sleep(300 * time.Millisecond)
+	if msg := p3.GetPipelineBus().TimedPopFiltered(gst.ClockTime(30*time.Second), gst.MessageEOS); msg == nil {
+		t.Fatal("the stale source did not reach its end")
+	}
 	p3.SetState(gst.StateNull)
 	if got.Load() != 9 || b.Stats().Samples != 8 {
 		t.Fatalf("stale source got through: %d buffers, stats %+v", got.Load(), b.Stats())

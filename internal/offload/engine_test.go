@@ -538,11 +538,15 @@ func TestNATSRestart(t *testing.T) {
 	startWorker(t, s.ClientURL(), reply)
 	e := newEngine(t, s.ClientURL(), func(cfg *Config) { cfg.Interval = 4 })
 	play(e, c, 0, 20, 60, nil)
-	waitEvent(t, e, EventCloudUp, 2*time.Second)
+	// The bounds below only catch a hang: each wait ends at its event, which
+	// takes milliseconds idle (a reply; the dropped connection; a reconnect
+	// every ReconnectWait) and was once bounded at 2, 5 and 10 s, too close
+	// to a first reply or a reconnect on one busy core.
+	waitEvent(t, e, EventCloudUp, 30*time.Second)
 
 	s.Shutdown()
 	frames := uint64(20)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for e.Stats().Cloud != CloudDown && time.Now().Before(deadline) {
 		play(e, c, frames, 4, 60, nil)
 		frames += 4
@@ -560,7 +564,7 @@ func TestNATSRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := e.Stats().RepliesOK
-	deadline = time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(time.Minute)
 	for e.Stats().RepliesOK == before && time.Now().Before(deadline) {
 		play(e, c, frames, 8, 60, nil)
 		frames += 8
@@ -619,10 +623,12 @@ func TestSceneChangeTrigger(t *testing.T) {
 	}
 }
 
-// eventually waits up to 3 s for cond: encoding and replies run on other
-// goroutines.
+// eventually waits up to 30 s for cond: encoding and replies run on other
+// goroutines. It returns once cond holds (milliseconds idle); the bound,
+// once 3 s, is only a hang guard, as a JPEG encode of a 1080p frame and a
+// round trip on one busy core may take a good part of a second.
 func eventually(cond func() bool) {
-	for i := 0; i < 150 && !cond(); i++ {
+	for i := 0; i < 1500 && !cond(); i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
@@ -702,7 +708,10 @@ func TestDuplicateRepliesIgnored(t *testing.T) {
 	nc.Flush()
 	e := newEngine(t, s.ClientURL(), func(cfg *Config) { cfg.Interval = 4; cfg.MaxInflight = 2 })
 	out, _ := play(e, c, 0, 60, 30, nil)
-	deadline := time.Now().Add(3 * time.Second)
+	// Idle, the 60 frames bring ~15 requests and so 30 duplicates; more
+	// frames are played only where a busy core answered fewer than 4. 30 s
+	// bounds a hang.
+	deadline := time.Now().Add(30 * time.Second)
 	for dups.Load() < 8 && time.Now().Before(deadline) {
 		more, _ := play(e, c, uint64(len(out)), 4, 30, nil)
 		out = append(out, more...)

@@ -158,7 +158,8 @@ func TestDropWhenFull(t *testing.T) {
 	c := DefaultConfig()
 	c.Server, c.MaxPending, c.DrainTimeout = url, 10, 100*time.Millisecond
 	p := newPub(t, c)
-	ev := nextEvent(t, p, EventDown, 2*time.Second)
+	// A refused connection is noticed in milliseconds; 10 s bounds a hang.
+	ev := nextEvent(t, p, EventDown, 10*time.Second)
 	if !strings.Contains(ev.Reason, url) {
 		t.Fatalf("down reason %q does not name the server", ev.Reason)
 	}
@@ -166,7 +167,10 @@ func TestDropWhenFull(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		p.Offer(record(t, "s", uint64(i)))
 	}
-	if d := time.Since(start); d > 100*time.Millisecond {
+	// 100 offers take microseconds. An Offer that waited for the server
+	// would wait for ever, or a reconnect attempt (500 ms) each: 50 s. The
+	// bound was 100 ms, a few scheduling slices of one busy core.
+	if d := time.Since(start); d > time.Second {
 		t.Fatalf("offering 100 records to a dead server took %v", d)
 	}
 	st := p.Stats()
@@ -325,7 +329,7 @@ func TestJetStreamServerLate(t *testing.T) {
 	c := DefaultConfig()
 	c.Server, c.JetStream, c.Subject, c.JetStreamStream = srv.ClientURL(), true, "site.cams.x", "SITE"
 	p := newPub(t, c)
-	nextEvent(t, p, EventDown, 2*time.Second)
+	nextEvent(t, p, EventDown, 10*time.Second) // a refused connection: milliseconds; 10 s bounds a hang
 	for i := 0; i < 50; i++ {
 		p.Offer(record(t, "stream0", uint64(i)))
 	}
