@@ -18,15 +18,24 @@ command -v taskset >/dev/null || { echo "test-slow: taskset (util-linux) is need
 # package and -run pattern: soak, cloud loss and recovery, slow cloud, cloud
 # state cycles, RTSP camera outages, worker SIGKILL, late replies, bench,
 # NATS node loss, the shaped and cut link, loadtest steps, batching, streams
-# overloading one worker (adaptive policy), queue waits in replies.
+# overloading one worker (adaptive policy), queue waits in replies; and the
+# rest of the timing audit (issue 11): replies over TLS, JetStream across a
+# consumer or server restart, NATS restarts, worker concurrency, drain and
+# reconnects, publisher outages, the input bridge, RTSP recording, two
+# streams on one worker, the recipe with an external worker.
 TESTS=(
   "./elements|^(TestSoak|TestCloudLossAndRecovery|TestSlowCloudDoesNotDelayFrames|TestCloudStateCycleWithRequestsInFlight|TestCloudFusionBeatsEdgeOnly|TestAdaptivePolicyDrivesTheDetector)$"
-  "./internal/offload|^(TestSlowCloudNeverDelaysFrames|TestCloudDownThenUp|TestLateRepliesFastForwardedAndFused|TestBadRepliesIgnoredAndCounted|TestReplyBeyondRingDropped|TestAdaptivePolicyBacksOffASlowingCloud)$"
-  "./internal/runner|^(TestRunRTSPCameraLateStart|TestRunRTSPCameraStallReconnects|TestRunRTSPCameraOutageRTSPOut|TestRunAdaptiveStatusLineAndMetrics)$"
-  "./pipelines|^(TestWorkerSIGKILLMidStream|TestClusterEdgeNodeDies|TestClusterWorkerNodeDies|TestClusterJetStreamPublishAcrossNodeLoss|TestLinkShapedAndCut|TestAdaptiveEdgesShareAnOverloadedWorker)$"
+  "./elements/reactcloud|^TestTokenOverTLS$"
+  "./elements/reactpublish|^TestPublishJetStreamNothingLost$"
+  "./internal/offload|^(TestSlowCloudNeverDelaysFrames|TestCloudDownThenUp|TestLateRepliesFastForwardedAndFused|TestBadRepliesIgnoredAndCounted|TestReplyBeyondRingDropped|TestAdaptivePolicyBacksOffASlowingCloud|TestNATSRestart|TestSceneChangeTrigger|TestDuplicateRepliesIgnored)$"
+  "./internal/runner|^(TestRunRTSPCameraLateStart|TestRunRTSPCameraStallReconnects|TestRunRTSPCameraOutageRTSPOut|TestRunAdaptiveStatusLineAndMetrics|TestRunStreamsShareOneWorker)$"
+  "./pipelines|^(TestWorkerSIGKILLMidStream|TestClusterEdgeNodeDies|TestClusterWorkerNodeDies|TestClusterJetStreamPublishAcrossNodeLoss|TestLinkShapedAndCut|TestAdaptiveEdgesShareAnOverloadedWorker|TestRecipeReactWithExternalNATSAndWorker)$"
   "./internal/loadtest|."
-  "./cloudworker|^(TestWorkerBatchesRequests|TestFixedBatchModelServesUnbatched|TestRepliesCarryTheQueueWait)$"
-  "./cmd/gstreact|^TestBenchQuickJSON$"
+  "./cloudworker|^(TestWorkerBatchesRequests|TestFixedBatchModelServesUnbatched|TestRepliesCarryTheQueueWait|TestConcurrentRequestsOverlap|TestStopDrainsInFlight|TestWorkerBeforeServerAndRestart|TestExtraLatencyDelaysReplies)$"
+  "./internal/publish|^(TestDropWhenFull|TestJetStreamSurvivesServerRestart|TestJetStreamServerLate|TestJetStreamNotEnabled)$"
+  "./internal/gstbridge|."
+  "./internal/videodecode|^TestRecord"
+  "./cmd/gstreact|^(TestBenchQuickJSON|TestCloudworkerCommand|TestCloudworkerBinarySIGTERM)$"
 )
 
 bin=$(mktemp -d)
