@@ -35,8 +35,9 @@ func pixClamped(g *Gray, x, y int) float32 {
 
 // samplePatch fills dst (n*n) with g sampled bilinearly on the grid whose
 // top-left sample is (x, y). Every sample shares the same fractional offset, so
-// the four weights are computed once.
-func samplePatch(g *Gray, x, y float32, n int, dst []float32) {
+// the four weights are computed once. inside reports that the patch lay
+// inside the image (no edge replication).
+func samplePatch(g *Gray, x, y float32, n int, dst []float32) (inside bool) {
 	ix, iy := floorInt(x), floorInt(y)
 	fx, fy := x-float32(ix), y-float32(iy)
 	w00 := (1 - fx) * (1 - fy)
@@ -67,7 +68,7 @@ func samplePatch(g *Gray, x, y float32, n int, dst []float32) {
 				vp = vn
 			}
 		}
-		return
+		return true
 	}
 	// Window over the border: replicate edge pixels (slow path, rare).
 	for r := 0; r < n; r++ {
@@ -77,6 +78,7 @@ func samplePatch(g *Gray, x, y float32, n int, dst []float32) {
 				w10*pixClamped(g, X, Y+1) + w11*pixClamped(g, X+1, Y+1)
 		}
 	}
+	return false
 }
 
 // mismatch samples the n*n window of g with top-left sample (x, y) and returns
@@ -137,6 +139,10 @@ type lkScratch struct {
 	border []float32 // (win+2)^2 template with a 1-px ring for the gradients
 	t      []float32 // win^2 template
 	gx, gy []float32 // win^2 template gradients
+	// inside0: after a track that reached level 0, t is the win^2 patch of
+	// the source image's level 0 centred on the point, sampled inside the
+	// image: bit for bit what samplePatch gives for Median Flow's NCC.
+	inside0 bool
 }
 
 func newLKScratch(win int) lkScratch {
@@ -205,7 +211,7 @@ func (s *lkScratch) track(a, b *Pyramid, p *lkParams, x, y float32) (nx, ny floa
 		k := 1 / float32(int(1)<<l)
 		px, py := x*k-0.5, y*k-0.5
 		A, B := &a.Levels[l], &b.Levels[l]
-		samplePatch(A, px-half-1, py-half-1, w+2, s.border)
+		s.inside0 = samplePatch(A, px-half-1, py-half-1, w+2, s.border)
 		a11, a12, a22 := s.gradients()
 		det := a11*a22 - a12*a12
 		d := a11 - a22

@@ -336,12 +336,22 @@ func (m *MedianFlow) Track(prev, cur *Pyramid, box detection.Rect) (detection.Re
 	}
 
 	// Forward, then backward: the FB error says which points LK got right.
+	// Each pass ends with its level-0 template, which is the point's NCC
+	// patch (prev at p, then cur at q): the NCC is taken here from them
+	// rather than sampled again; a template sampled over the image edge is
+	// resampled as samplePatch does for an 11x11 patch, so values are the same.
+	half := float32(cfg.Window/2) + 0.5 // edge coords -> top-left sample centre
+	l0p, l0c := &prev.Levels[0], &cur.Levels[0]
 	m.tmp = m.tmp[:0]
 	for i := 0; i < n; i++ {
 		m.fb[i] = -1
 		qx, qy, ok := m.s.track(prev, cur, &lk, m.px[i], m.py[i])
 		if !ok {
 			continue
+		}
+		keptA := !cfg.NoNCC && m.s.inside0
+		if keptA {
+			copy(m.pa, m.s.t)
 		}
 		rx, ry, ok := m.s.track(cur, prev, &lk, qx, qy)
 		if !ok {
@@ -351,6 +361,18 @@ func (m *MedianFlow) Track(prev, cur *Pyramid, box detection.Rect) (detection.Re
 		dx, dy := rx-m.px[i], ry-m.py[i]
 		m.fb[i] = float32(math.Sqrt(float64(dx*dx + dy*dy)))
 		m.tmp = append(m.tmp, m.fb[i])
+		if cfg.NoNCC {
+			continue
+		}
+		if !keptA {
+			samplePatch(l0p, m.px[i]-half, m.py[i]-half, cfg.Window, m.pa)
+		}
+		pb := m.s.t
+		if !m.s.inside0 {
+			samplePatch(l0c, qx-half, qy-half, cfg.Window, m.pb)
+			pb = m.pb
+		}
+		m.nc[i] = ncc(m.pa, pb)
 	}
 	st.Valid = len(m.tmp)
 	if st.Valid < cfg.MinPoints {
@@ -366,17 +388,11 @@ func (m *MedianFlow) Track(prev, cur *Pyramid, box detection.Rect) (detection.Re
 
 	var medNCC float32
 	if !cfg.NoNCC {
-		half := float32(cfg.Window/2) + 0.5 // edge coords -> top-left sample centre
-		l0p, l0c := &prev.Levels[0], &cur.Levels[0]
 		m.tmp = m.tmp[:0]
 		for i := 0; i < n; i++ {
-			if m.fb[i] < 0 {
-				continue
+			if m.fb[i] >= 0 {
+				m.tmp = append(m.tmp, m.nc[i])
 			}
-			samplePatch(l0p, m.px[i]-half, m.py[i]-half, cfg.Window, m.pa)
-			samplePatch(l0c, m.qx[i]-half, m.qy[i]-half, cfg.Window, m.pb)
-			m.nc[i] = ncc(m.pa, m.pb)
-			m.tmp = append(m.tmp, m.nc[i])
 		}
 		medNCC = median(m.tmp)
 		st.MedianNCC = medNCC
