@@ -2,6 +2,7 @@ package elements_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +64,47 @@ func TestAdaptivePolicyDrivesTheDetector(t *testing.T) {
 	}
 	if statusMax(res, "k") < 2 {
 		t.Errorf("reactcloud-status k %.2f: want the effective interval", statusMax(res, "k"))
+	}
+}
+
+// Settings a policy cannot honour say so on the bus: reactdetect's set
+// interval while reactcloud's adaptive policy decides its frames, the
+// adaptive settings under policy=fixed, and interval=0 (scene changes only)
+// under policy=adaptive. A set interval under policy=adaptive is its base
+// offload interval and draws no warning. Frame counts only: any speed.
+func TestPolicySettingsNotUsedWarn(t *testing.T) {
+	const n = 30
+	src, _, _ := pingPong(t, "MOT17-04-FRCNN-mini", n)
+	url, _, release := holdingCloud(t)
+	defer time.AfterFunc(2*time.Minute, release).Stop()
+	model := testassets.Model(t, "yolox_nano_416x416")
+	for _, tc := range []struct {
+		detect, cloud string
+		want, not     []string
+	}{
+		{"interval=3", "policy=adaptive interval=12",
+			[]string{"reactdetect interval=3 is not used"}, []string{"reactcloud:"}},
+		{"", "policy=adaptive interval=0",
+			[]string{"interval=0 (only scene changes) is not used with policy=adaptive"}, []string{"reactdetect interval"}},
+		{"interval=3", "interval=12 max-edge-fps=6 max-interval=10",
+			[]string{"max-edge-fps, max-interval apply only with policy=adaptive"}, []string{"reactdetect interval"}},
+	} {
+		desc := fmt.Sprintf("%s ! reactdetect model-file=%q %s ! reacttrack ! reactcloud server=%s timeout=600000 %s ! fakesink",
+			src, model, tc.detect, url, tc.cloud)
+		res, err := pipetest.Run(desc, 2*time.Minute)
+		if err != nil || len(res.Errors) > 0 {
+			t.Fatalf("%s / %s: %v %s", tc.detect, tc.cloud, err, res.ErrorText())
+		}
+		all := strings.Join(res.Warnings, "\n")
+		for _, w := range tc.want {
+			if strings.Count(all, w) != 1 {
+				t.Errorf("%s / %s: want one warning with %q, got %q", tc.detect, tc.cloud, w, res.Warnings)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(all, w) {
+				t.Errorf("%s / %s: unexpected warning with %q: %q", tc.detect, tc.cloud, w, res.Warnings)
+			}
+		}
 	}
 }

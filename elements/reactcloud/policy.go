@@ -1,6 +1,7 @@
 package reactcloud
 
 import (
+	"strings"
 	"time"
 
 	"github.com/go-gst/go-glib/glib"
@@ -24,7 +25,7 @@ var policyProps = []shell.Prop[settings]{
 		"fixed: every interval-th frame and scene changes to the cloud, reactdetect on its own interval (REACT). "+
 			"adaptive: reactcloud decides per frame, from lost or failing tracks, new objects, unsure edge boxes, scene changes and the cloud's round trip and timeouts, "+
 			"which frames go to the cloud and on which frames reactdetect upstream runs (it is told with GstReactPolicy events), within the max-* budgets; "+
-			"its base intervals come from the budgets (interval is not used)",
+			"its base detection interval comes from max-edge-fps, its base offload interval from interval when set, else from the budgets (reactdetect's interval is not used)",
 		shell.Ptr(policy.Fixed.String()), shell.ReadWriteReady),
 		func(s *settings) any { return s.policy }, func(s *settings, v any) { s.policy = v.(string) }),
 	shell.P(glib.NewFloat64Param("max-uplink-kbps", "Uplink budget (kbit/s)",
@@ -57,6 +58,42 @@ var policyProps = []shell.Prop[settings]{
 		1, 3600000, uint(policy.DefaultOffloadEvery/time.Millisecond), shell.ReadWriteReady),
 		func(s *settings) any { return uint(s.cfg.Policy.OffloadEvery / time.Millisecond) },
 		func(s *settings, v any) { s.cfg.Policy.OffloadEvery = time.Duration(v.(uint)) * time.Millisecond }),
+}
+
+// reconcilePolicy applies the interval to the policy in use and says, one
+// warning each, which settings it cannot honour: with policy=adaptive a set
+// interval is the base offload interval (interval=0, scene changes only,
+// has no adaptive meaning); with policy=fixed the adaptive settings are
+// not used.
+func (s *settings) reconcilePolicy() []string {
+	var warn []string
+	if s.cfg.Policy.Mode == policy.Adaptive {
+		if s.intervalSet && s.cfg.Interval > 0 {
+			s.cfg.Policy.M = s.cfg.Interval
+		} else if s.intervalSet {
+			warn = append(warn, "interval=0 (only scene changes) is not used with policy=adaptive: its base offload interval comes from the budgets, and offload-every is its floor")
+		}
+		return warn
+	}
+	d := defaultSettings().cfg.Policy
+	p := s.cfg.Policy
+	var unused []string
+	for _, u := range []struct {
+		name string
+		set  bool
+	}{
+		{"max-uplink-kbps", p.Budgets.UplinkKbps > 0}, {"max-edge-fps", p.Budgets.EdgeFPS > 0},
+		{"max-cloud-rps", p.Budgets.CloudRPS > 0}, {"budget-window", p.Budgets.Window != d.Budgets.Window},
+		{"max-interval", p.MaxInterval != d.MaxInterval}, {"offload-every", p.OffloadEvery != d.OffloadEvery},
+	} {
+		if u.set {
+			unused = append(unused, u.name)
+		}
+	}
+	if len(unused) > 0 {
+		warn = append(warn, strings.Join(unused, ", ")+" apply only with policy=adaptive: not used with policy=fixed (every interval-th frame and scene changes go to the cloud)")
+	}
+	return warn
 }
 
 // reasonName is a reason for status messages: "" for none.

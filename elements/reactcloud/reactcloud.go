@@ -46,6 +46,9 @@ type settings struct {
 	cfg    offload.Config
 	auth   natsauth.Options
 	policy string // policy property: fixed or adaptive
+	// intervalSet: the interval property was set, so policy=adaptive
+	// takes it as its base offload interval.
+	intervalSet bool
 }
 
 func init() {
@@ -72,9 +75,11 @@ var props = shell.Props[settings]{
 			shell.Ptr(offload.DefaultStreamID), shell.ReadWriteReady),
 			func(s *settings) any { return s.cfg.StreamID }, func(s *settings, v any) { s.cfg.StreamID = v.(string) }),
 		shell.P(glib.NewUintParam("interval", "Offload interval",
-			"Send every Nth frame to the cloud (REACT's m); 0 = only scene changes",
+			"Send every Nth frame to the cloud (REACT's m); 0 = only scene changes. "+
+				"policy=adaptive: when set, the base interval the policy offloads at when no signal fires (signals offload sooner, the budgets and backoff hold back, offload-every is the floor); unset or 0: derived from the budgets",
 			0, 100000, uint(def.Interval), shell.ReadWriteReady),
-			func(s *settings) any { return uint(s.cfg.Interval) }, func(s *settings, v any) { s.cfg.Interval = int(v.(uint)) }),
+			func(s *settings) any { return uint(s.cfg.Interval) },
+			func(s *settings, v any) { s.cfg.Interval, s.intervalSet = int(v.(uint)), true }),
 		shell.P(glib.NewFloat64Param("change-threshold", "Scene-change threshold",
 			"Also send a frame whose 32x18 grey thumbnail differs from the last sent one by this mean fraction of full scale; 0 = off",
 			0, 1, def.ChangeThreshold, shell.ReadWriteReady),
@@ -199,6 +204,9 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 		return false
 	}
 	s.cfg.Policy.Mode = mode
+	for _, w := range s.reconcilePolicy() {
+		e.Warning("reactcloud: "+w, "")
+	}
 	if err := s.cfg.Validate(); err != nil {
 		e.Error(gst.DomainLibrary, gst.LibraryErrorSettings, "Invalid reactcloud settings: "+err.Error(), "")
 		return false

@@ -54,9 +54,10 @@ var props = shell.Props[settings]{
 			nil, shell.ReadWriteReady),
 			func(s *settings) any { return s.modelFile }, func(s *settings, v any) { s.modelFile = v.(string) }),
 		shell.P(glib.NewUintParam("interval", "Interval",
-			"Run the detector on every Nth frame (1 = every frame); frames in between pass through for a tracker",
+			"Run the detector on every Nth frame (1 = every frame); frames in between pass through for a tracker. "+
+				"Not used while reactcloud policy=adaptive downstream decides the frames (a warning says so when it was set); it takes over again when the policy goes quiet",
 			1, 100000, DefaultInterval, shell.ReadWriteLive),
-			func(s *settings) any { return s.interval }, func(s *settings, v any) { s.interval = v.(uint) }),
+			func(s *settings) any { return s.interval }, func(s *settings, v any) { s.interval, s.intervalSet = v.(uint), true }),
 		shell.P(glib.NewFloat64Param("threshold", "Score threshold",
 			"Minimum confidence (objectness x class score) for a box to be kept; 0 = the model's own threshold from models/manifest.json (0.3 for other models)",
 			0, 1, DefaultThreshold, shell.ReadWriteReady),
@@ -87,6 +88,7 @@ var props = shell.Props[settings]{
 type settings struct {
 	modelFile    string
 	interval     uint
+	intervalSet  bool // interval was set: warn when an adaptive policy overrides it
 	threshold    float64
 	nmsThreshold float64
 	labelsFile   string
@@ -135,6 +137,7 @@ type follower struct {
 	detect      atomic.Bool   // run on the next frame
 	heardAt     atomic.Uint64 // this element's frame count when it last spoke
 	maxInterval atomic.Uint64
+	warned      atomic.Bool // that a set interval is not used, once per start
 }
 
 // FollowPolicy takes a GstReactPolicy event from downstream.
@@ -145,7 +148,15 @@ func (e *Element) FollowPolicy(ev gstvideo.PolicyEvent) {
 	if ev.Detect {
 		f.detect.Store(true)
 	}
-	f.active.Store(true)
+	if !f.active.Swap(true) && !f.warned.Load() {
+		e.mu.Lock()
+		set, interval := e.settings.intervalSet, e.settings.interval
+		e.mu.Unlock()
+		if set && !f.warned.Swap(true) {
+			e.Warning(fmt.Sprintf("reactdetect interval=%d is not used: reactcloud's adaptive policy downstream decides which frames are detected", interval),
+				"its base interval comes from reactcloud's max-edge-fps, and max-interval is its floor; the interval takes over again if the policy goes quiet")
+		}
+	}
 }
 
 // followed reports whether the policy decides frame n and, if so, whether
@@ -249,6 +260,7 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	e.frames.Store(0)
 	e.policy.active.Store(false) // a new stream: the policy speaks up again
 	e.policy.detect.Store(false)
+	e.policy.warned.Store(false)
 	cat.LogInfo("loaded " + det.Describe())
 	w, h := det.InputSize()
 	e.Post("reactdetect-model", map[string]interface{}{
