@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/gst-react/gst-react/internal/detection"
@@ -466,15 +467,58 @@ func TestLetterboxReplan(t *testing.T) {
 }
 
 func TestLetterboxAllocs(t *testing.T) {
-	lb := NewLetterbox(416, 416)
-	dst := make([]float32, lb.TensorLen())
-	for _, f := range []frame.Format{frame.BGRx, frame.RGB, frame.I420, frame.NV12} {
-		fr := frame.Alloc(f, 640, 360)
-		if _, err := lb.Run(&fr, dst); err != nil {
+	for _, threads := range []int{1, 3} {
+		lb := NewLetterbox(416, 416)
+		lb.Threads = threads
+		dst := make([]float32, lb.TensorLen())
+		for _, f := range []frame.Format{frame.BGRx, frame.RGB, frame.I420, frame.NV12} {
+			fr := frame.Alloc(f, 640, 360)
+			if _, err := lb.Run(&fr, dst); err != nil { // starts the helpers
+				t.Fatal(err)
+			}
+			if n := testing.AllocsPerRun(5, func() { lb.Run(&fr, dst) }); n != 0 {
+				t.Errorf("%s, %d threads: %v allocs per Run", f, threads, n)
+			}
+		}
+	}
+}
+
+// TestLetterboxThreads: rows shared with helper goroutines give the very
+// tensor one goroutine does, run after run, with two Letterboxes sharing the
+// helpers at once (as a worker's slots do).
+func TestLetterboxThreads(t *testing.T) {
+	for _, f := range frame.Formats() {
+		fr := naturalFrame(f, 1920, 1080)
+		one := NewLetterbox(416, 416)
+		want := make([]float32, one.TensorLen())
+		if _, err := one.Run(&fr, want); err != nil {
 			t.Fatal(err)
 		}
-		if n := testing.AllocsPerRun(5, func() { lb.Run(&fr, dst) }); n != 0 {
-			t.Errorf("%s: %v allocs per Run", f, n)
+		done := make(chan error, 2)
+		for range 2 {
+			go func() {
+				lb := NewLetterbox(416, 416)
+				lb.Threads = 4
+				for range 20 {
+					got := nanTensor(lb.TensorLen())
+					if _, err := lb.Run(&fr, got); err != nil {
+						done <- err
+						return
+					}
+					for i := range got {
+						if got[i] != want[i] {
+							done <- fmt.Errorf("%s: value %d is %v with 4 threads, %v with one", f, i, got[i], want[i])
+							return
+						}
+					}
+				}
+				done <- nil
+			}()
+		}
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
@@ -613,6 +657,7 @@ func BenchmarkLetterbox(b *testing.B) {
 		b.Run(f.String(), func(b *testing.B) {
 			fr := naturalFrame(f, 1920, 1080)
 			lb := NewLetterbox(416, 416)
+			lb.Threads = runtime.GOMAXPROCS(0) // -cpu 1,2 compares one goroutine with two
 			dst := make([]float32, lb.TensorLen())
 			if _, err := lb.Run(&fr, dst); err != nil { // build the plan outside the timed loop
 				b.Fatal(err)
@@ -633,6 +678,7 @@ func BenchmarkLetterboxCloud(b *testing.B) {
 		b.Run(f.String(), func(b *testing.B) {
 			fr := naturalFrame(f, 1280, 720)
 			lb := NewLetterbox(1280, 736)
+			lb.Threads = runtime.GOMAXPROCS(0) // -cpu 1,2 compares one goroutine with two
 			dst := make([]float32, lb.TensorLen())
 			if _, err := lb.Run(&fr, dst); err != nil { // build the plan outside the timed loop
 				b.Fatal(err)
