@@ -12,10 +12,17 @@ import (
 // Between detector frames reacttrack carries the boxes (source=tracked,
 // growing age), keeps track ids across re-detections, and keeps recall close
 // to the detector's own: without it those frames would have no boxes at all.
+// Both trackers.
 func TestTrackCarriesBoxesBetweenDetections(t *testing.T) {
+	for _, tracker := range []string{"medianflow", "kcf"} {
+		t.Run(tracker, func(t *testing.T) { testTrackCarriesBoxes(t, tracker) })
+	}
+}
+
+func testTrackCarriesBoxes(t *testing.T, tracker string) {
 	src, gt := motSource(t, "MOT17-04-FRCNN-mini")
 	const interval = 4
-	desc := fmt.Sprintf("%s ! videoconvert ! reactdetect interval=%d ! reacttrack ! fakesink name=sink", src, interval)
+	desc := fmt.Sprintf("%s ! videoconvert ! reactdetect interval=%d ! reacttrack tracker=%s ! fakesink name=sink", src, interval, tracker)
 	res, err := pipetest.Run(desc, 2*time.Minute, pipetest.Probe{Element: "sink", Pad: "sink"})
 	if err != nil || len(res.Errors) > 0 {
 		t.Fatalf("run: %v %s", err, res.ErrorText())

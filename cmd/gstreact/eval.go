@@ -168,6 +168,8 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	threads := fs.Int("threads", 0, "ONNX Runtime threads on a detector cache miss (0: all cores)")
 	maxInflight := fs.Int("max-inflight", offload.DefaultMaxInflight, "cloud requests outstanding at once, as reactcloud's max-inflight; a frame due while that many wait is skipped; 0 = no limit")
 	anchorIoU := fs.Float64("anchor-iou", 0, "reactcloud's anchor-iou: a reply box overlapping a live track's box on the reply's frame by at least this IoU rides along that track instead of being tracked (fused mode only; 0 = track every reply box, the default)")
+	trackerFlag := newList(tracker.DefaultMethod.String())
+	fs.Var(trackerFlag, "tracker", "live and fast-forward tracker (reacttrack's and reactcloud's tracker): "+tracker.MethodNames+"; list: each is swept and its rows say which (column tracker)")
 	followScale := fs.Bool("follow-scale", tracker.DefaultConfig().FollowScale, "both trackers (reacttrack's follow-scale): boxes grow and shrink with the tracked points (Median Flow's zoom) instead of keeping their size between detections")
 	coastDecay := fs.Float64("coast-decay", fusion.Decimal(tracker.DefaultConfig().CoastDecay), "live tracker (reacttrack's coast-decay): a lost box moves on and its score is multiplied by this each frame; 0 = drop lost boxes at once, the tracker before coasting")
 	changeThreshold := fs.Float64("change-threshold", offload.DefaultChangeThreshold, "reactcloud's change-threshold: also send a frame whose thumbnail differs from the last sent one by this much, 0..1; 0 = only every m-th frame")
@@ -217,6 +219,19 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 		if !(*t >= 0 && *t <= 1) || t == nmsThr && *t == 0 {
 			return fmt.Errorf("detector thresholds must be in (0, 1] (score thresholds 0: the model's own), got %v", *t)
 		}
+	}
+	var methods []tracker.Method
+	for _, s := range trackerFlag.vals {
+		m, err := tracker.ParseMethod(s)
+		if err != nil {
+			return fmt.Errorf("--tracker: %w", err)
+		}
+		if !slices.Contains(methods, m) {
+			methods = append(methods, m)
+		}
+	}
+	if len(methods) == 0 {
+		return errors.New("--tracker is empty")
 	}
 	var grid eval.Grid
 	var err error
@@ -377,10 +392,10 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	for i, s := range seqs {
 		orders[i] = eval.PingPong(len(s.Frames), *loop)
 		if runFixed {
-			total += grid.Units(s.FPS) * len(refs[i])
+			total += grid.Units(s.FPS) * len(refs[i]) * len(methods)
 		}
 		if runAdaptive {
-			total += grid.AdaptiveUnits() * len(refs[i])
+			total += grid.AdaptiveUnits() * len(refs[i]) * len(methods)
 		}
 	}
 	prog := eval.NewProgress(evalStderr, tty, total)
@@ -394,6 +409,11 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(&notes, "references (column ref): gt = the person class against MOT ground truth (eval=1 rows count; other rows are ignore regions); cloud = the cloud model on every frame at latency 0, every box of the scored classes a truth: %s; table in %%, CSV/JSON in fractions\n", eval.CloudReferenceNote)
 	fmt.Fprintf(&notes, "cost per second of video (columns det, req, kbit): edge detector runs, cloud requests (every m-th frame and scene changes at change-threshold %g, as reactcloud sends them) and uplink in kbit/s, from the JPEG requests reactcloud's encoder makes of the sent frames (quality %d, at most %d columns)\n",
 		opts.Cloud.ChangeThreshold, opts.Uplink.JPEGQuality, opts.Uplink.JPEGMaxWidth)
+	var names []string
+	for _, m := range methods {
+		names = append(names, m.String())
+	}
+	fmt.Fprintf(&notes, "tracker (live and fast-forward): %s\n", strings.Join(names, ", "))
 	if trace != nil {
 		fmt.Fprintf(&notes, "latency trace %s: %d round trips (mean %s) replayed in order, the n-th cloud request waiting the n-th, cycling; the latency column says trace\n",
 			trace.Name, len(trace.RTTs), trace.Mean().Round(time.Millisecond))
@@ -433,19 +453,22 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(&notes, "%s\n", src)
 		for _, r := range refs[i] {
 			opts.Reference = r
-			if runFixed {
-				rs, err := eval.Sweep(ctx, p, orders[i], grid, opts)
-				if err != nil {
-					return err
+			for _, m := range methods {
+				opts.Tracker.Method, opts.Cloud.Tracker.Method = m, m
+				if runFixed {
+					rs, err := eval.Sweep(ctx, p, orders[i], grid, opts)
+					if err != nil {
+						return err
+					}
+					results = append(results, rs...)
 				}
-				results = append(results, rs...)
-			}
-			if runAdaptive {
-				rs, err := eval.SweepAdaptive(ctx, p, orders[i], grid, opts, adaptive)
-				if err != nil {
-					return err
+				if runAdaptive {
+					rs, err := eval.SweepAdaptive(ctx, p, orders[i], grid, opts, adaptive)
+					if err != nil {
+						return err
+					}
+					results = append(results, rs...)
 				}
-				results = append(results, rs...)
 			}
 		}
 	}

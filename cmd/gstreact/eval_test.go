@@ -29,6 +29,8 @@ func TestEvalFlags(t *testing.T) {
 		{"--sequence", "x", "--decay", "0"},
 		{"--sequence", "x", "--iou-threshold", "1.5"},
 		{"--sequence", "x", "--format", "xml"},
+		{"--sequence", "x", "--tracker", "csrt"},
+		{"--sequence", "x", "--tracker", ""},
 		{"--sequence", t.TempDir()}, // no sequence inside
 	} {
 		captureEval(t)

@@ -30,6 +30,7 @@ import (
 	"github.com/gst-react/gst-react/internal/natsauth"
 	"github.com/gst-react/gst-react/internal/offload"
 	"github.com/gst-react/gst-react/internal/policy"
+	"github.com/gst-react/gst-react/internal/tracker"
 	"github.com/gst-react/gst-react/internal/wire"
 )
 
@@ -46,6 +47,8 @@ type settings struct {
 	cfg    offload.Config
 	auth   natsauth.Options
 	policy string // policy property: fixed or adaptive
+	// tracker property: the fast-forward tracker (tracker.ParseMethod's names)
+	tracker string
 	// intervalSet: the interval property was set, so policy=adaptive
 	// takes it as its base offload interval.
 	intervalSet bool
@@ -59,8 +62,12 @@ func init() {
 var def = offload.DefaultConfig()
 
 var props = shell.Props[settings]{
-	Defaults:       defaultSettings,
-	EmptyIsDefault: map[string]bool{"server": true, "subject": true, "stream-id": true, "policy": true},
+	Defaults: func() settings {
+		s := defaultSettings()
+		s.tracker = tracker.DefaultMethod.String()
+		return s
+	},
+	EmptyIsDefault: map[string]bool{"server": true, "subject": true, "stream-id": true, "policy": true, "tracker": true},
 	List: []shell.Prop[settings]{
 		shell.P(glib.NewStringParam("server", "NATS server",
 			"NATS server URL(s), comma-separated, e.g. nats://cloud.example:4222; the element keeps reconnecting when it is down",
@@ -113,6 +120,10 @@ var props = shell.Props[settings]{
 			"Fuse cloud boxes only while the fast-forward is at most this many frames behind the current frame",
 			0, 1000, uint(def.MaxLag), shell.ReadWriteReady),
 			func(s *settings) any { return uint(s.cfg.MaxLag) }, func(s *settings, v any) { s.cfg.MaxLag = int(v.(uint)) }),
+		shell.P(glib.NewStringParam("tracker", "Fast-forward tracker",
+			"How late cloud boxes are carried over the buffered frames to the present: medianflow (Lucas-Kanade on a grid of points, forward-backward checked) or kcf (a kernelized correlation filter on a grey template); as reacttrack's tracker",
+			shell.Ptr(tracker.DefaultMethod.String()), shell.ReadWriteReady),
+			func(s *settings) any { return s.tracker }, func(s *settings, v any) { s.tracker = v.(string) }),
 		shell.P(glib.NewFloat64Param("anchor-iou", "Anchor IoU",
 			"A reply box overlapping a live track's box on the reply's frame by at least this IoU rides along that track instead of being tracked again (0 = track every reply box, as in REACT; it measured better on real video)",
 			0, 1, float64(def.AnchorIoU), shell.ReadWriteReady),
@@ -204,6 +215,10 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 		return false
 	}
 	s.cfg.Policy.Mode = mode
+	if s.cfg.Tracker.Method, err = tracker.ParseMethod(s.tracker); err != nil {
+		e.Error(gst.DomainLibrary, gst.LibraryErrorSettings, "Invalid reactcloud tracker property: "+err.Error(), "")
+		return false
+	}
 	for _, w := range s.reconcilePolicy() {
 		e.Warning("reactcloud: "+w, "")
 	}

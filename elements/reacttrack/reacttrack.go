@@ -1,5 +1,5 @@
 // Package reacttrack is the `reacttrack` element: REACT's edge tracker. On
-// frames where reactdetect ran it (re)seeds Median Flow tracks from the fresh
+// frames where reactdetect ran it (re)seeds tracks (Median Flow or KCF) from the fresh
 // boxes and gives them stable track ids; on the frames in between it moves the
 // previous boxes to the new frame and marks them source=tracked with their age
 // in frames. A box the tracker loses coasts on with its velocity while its
@@ -23,17 +23,22 @@ import (
 // Name is the element factory name.
 const Name = "reacttrack"
 
-var cat = gst.NewDebugCategory(Name, gst.DebugColorNone, "gst-react Median Flow tracker")
+var cat = gst.NewDebugCategory(Name, gst.DebugColorNone, "gst-react tracker (Median Flow or KCF)")
 
 var defaults = tracker.DefaultConfig()
 
 var props = shell.Props[settings]{
-	Defaults: defaultSettings,
+	Defaults:       defaultSettings,
+	EmptyIsDefault: map[string]bool{"tracker": true},
 	List: []shell.Prop[settings]{
 		shell.P(glib.NewUintParam("scale", "Tracking scale",
 			"Track on a grey image downscaled by this integer factor (0 = auto: the largest factor keeping at least 480 columns)",
 			0, 16, 0, shell.ReadWriteReady),
 			func(s *settings) any { return s.scale }, func(s *settings, v any) { s.scale = v.(uint) }),
+		shell.P(glib.NewStringParam("tracker", "Tracker",
+			"How boxes move between detections: medianflow (Lucas-Kanade on a grid of points in the box, forward-backward checked) or kcf (a kernelized correlation filter on a grey template, trained on each detection); grid-size, levels and max-fb-error apply to medianflow",
+			shell.Ptr(tracker.DefaultMethod.String()), shell.ReadWriteReady),
+			func(s *settings) any { return s.tracker }, func(s *settings, v any) { s.tracker = v.(string) }),
 		shell.P(glib.NewUintParam("grid-size", "Grid size",
 			"Points per box side that Median Flow follows (grid-size x grid-size points per object)",
 			3, 32, uint(defaults.GridSize), shell.ReadWriteReady),
@@ -61,6 +66,7 @@ var props = shell.Props[settings]{
 	}}
 
 type settings struct {
+	tracker     string
 	scale       uint
 	gridSize    uint
 	levels      uint
@@ -101,6 +107,7 @@ func Register(plugin *gst.Plugin) bool {
 
 func defaultSettings() settings {
 	return settings{
+		tracker:  tracker.DefaultMethod.String(),
 		gridSize: uint(defaults.GridSize), levels: uint(defaults.Levels),
 		maxFB: float64(defaults.MaxFBError), matchIoU: float64(defaults.MatchIoU),
 		coastDecay: fusion.Decimal(defaults.CoastDecay), followScale: defaults.FollowScale,
@@ -112,7 +119,7 @@ func (e *Element) New() glib.GoObjectSubclass { return &Element{settings: defaul
 func (e *Element) ClassInit(klass *glib.ObjectClass) {
 	shell.InitVideoFilterClass(klass, shell.Class{
 		LongName: "REACT tracker", Classification: "Filter/Analyzer/Video",
-		Description: "Carries detection boxes onto frames without fresh detections (Median Flow) and assigns track ids",
+		Description: "Carries detection boxes onto frames without fresh detections (Median Flow or KCF) and assigns track ids",
 	}, props.Specs())
 }
 
@@ -135,6 +142,12 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	cfg.MaxFBError, cfg.MatchIoU = float32(s.maxFB), float32(s.matchIoU)
 	cfg.CoastDecay, cfg.NoCoast = float32(s.coastDecay), s.coastDecay == 0
 	cfg.FollowScale = s.followScale
+	method, err := tracker.ParseMethod(s.tracker)
+	if err != nil {
+		e.Error(gst.DomainLibrary, gst.LibraryErrorSettings, "Invalid reacttrack tracker property: "+err.Error(), "")
+		return false
+	}
+	cfg.Method = method
 	e.state = streaming{tracks: tracker.NewTracks(cfg), scale: int(s.scale), levels: int(s.levels),
 		labels: gstvideo.NewLabels(labels.COCO())}
 	return true

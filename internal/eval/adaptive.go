@@ -192,7 +192,7 @@ func SweepAdaptive(ctx context.Context, p *Prepared, order []int, g Grid, o Opti
 				EffectiveK: round3(ek), EffectiveM: round3(em),
 				DetectReasons: r.DetectReasons, OffloadReasons: r.OffloadReasons,
 				LatencyMS: float64(l) / float64(time.Millisecond), DelayFrames: delays[i], Frames: len(order),
-				Playback: playback, FusionParams: fp, Cost: cost,
+				Playback: playback, FusionParams: fp, Cost: cost, Tracker: o.Tracker.Method.Resolve().String(),
 				Reference: o.Reference.kind(), Classes: FormatClasses(o.Reference.ScoredClasses()),
 				EdgeOnly: edgeScore, CloudOnly: cloudScore,
 			})

@@ -17,7 +17,7 @@ import (
 //	 "reference": "gt", "classes": "0",
 //	 "iou_threshold": 0.5, "decay": 0.85, "min_score": 0.2,
 //	 "edge_detect_per_s": 6, "cloud_requests_per_s": 1, "uplink_kbps": 1228.4,
-//	 "scene_change_requests": 0, "policy": "fixed",
+//	 "scene_change_requests": 0, "policy": "fixed", "tracker": "medianflow",
 //	 "edge_only": {"map50": 0.29, "map50_95": 0.14},
 //	 "cloud_only": {...}, "fused": {...}}
 //
@@ -41,7 +41,7 @@ func WriteJSON(w io.Writer, results []Result) error {
 var CSVHeader = []string{"sequence", "k", "m", "latency_ms", "delay_frames", "frames", "playback",
 	"reference", "classes", "iou_threshold", "decay", "min_score",
 	"edge_map50", "edge_map50_95", "cloud_map50", "cloud_map50_95", "fused_map50", "fused_map50_95",
-	"edge_detect_per_s", "cloud_requests_per_s", "uplink_kbps", "scene_change_requests", "policy", "latency_trace"}
+	"edge_detect_per_s", "cloud_requests_per_s", "uplink_kbps", "scene_change_requests", "policy", "latency_trace", "tracker"}
 
 // WriteCSV writes a header and one row per result; scores are fractions.
 func WriteCSV(w io.Writer, results []Result) error {
@@ -56,7 +56,7 @@ func WriteCSV(w io.Writer, results []Result) error {
 			r.Reference, r.Classes, f(r.IoUThreshold), f(r.Decay), f(r.MinScore),
 			f(r.EdgeOnly.MAP50), f(r.EdgeOnly.MAP5095), f(r.CloudOnly.MAP50), f(r.CloudOnly.MAP5095),
 			f(r.Fused.MAP50), f(r.Fused.MAP5095),
-			f(r.EdgeDetectPerS), f(r.CloudRequestsPerS), f(r.UplinkKbps), strconv.Itoa(r.SceneChangeRequests), r.policy(), r.LatencyTrace}
+			f(r.EdgeDetectPerS), f(r.CloudRequestsPerS), f(r.UplinkKbps), strconv.Itoa(r.SceneChangeRequests), r.policy(), r.LatencyTrace, r.Tracker}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -77,6 +77,16 @@ func (r *Result) policy() string {
 func hasAdaptive(results []Result) bool {
 	for i := range results {
 		if results[i].policy() != PolicyFixed {
+			return true
+		}
+	}
+	return false
+}
+
+// variesTracker reports whether the results come from more than one tracker.
+func variesTracker(results []Result) bool {
+	for _, r := range results {
+		if r.Tracker != results[0].Tracker {
 			return true
 		}
 	}
@@ -117,6 +127,8 @@ func WriteTable(w io.Writer, results []Result) error {
 	// Adaptive rows add a policy column; their k and m are the effective
 	// intervals (replayed frames per edge run and per request), rounded.
 	policyCol := hasAdaptive(results)
+	// With several trackers (eval --tracker a,b) each row says whose it is.
+	trackerCol := len(results) > 0 && variesTracker(results)
 	seqW := len("sequence")
 	for _, r := range results {
 		seqW = max(seqW, len(r.Sequence))
@@ -127,6 +139,10 @@ func WriteTable(w io.Writer, results []Result) error {
 	if policyCol {
 		fmt.Fprintf(&head1, " %8s", "")
 		fmt.Fprintf(&head2, " %8s", "policy")
+	}
+	if trackerCol {
+		fmt.Fprintf(&head1, " %10s", "")
+		fmt.Fprintf(&head2, " %10s", "tracker")
 	}
 	if fusionCols {
 		fmt.Fprintf(&head1, " %5s %5s %5s", "iou", "", "min")
@@ -144,7 +160,7 @@ func WriteTable(w io.Writer, results []Result) error {
 	pc := func(v float64) float64 { return 100 * v }
 	prev := ""
 	for _, r := range results {
-		block := r.Sequence + "\x00" + r.Reference + "\x00" + r.Classes // a blank line between blocks
+		block := r.Sequence + "\x00" + r.Reference + "\x00" + r.Classes + "\x00" + r.Tracker // a blank line between blocks
 		if prev != "" && block != prev {
 			fmt.Fprintln(bw)
 		}
@@ -152,6 +168,9 @@ func WriteTable(w io.Writer, results []Result) error {
 		fmt.Fprintf(bw, "%-*s %4d %4d %7s %6d %5s", seqW, r.Sequence, r.K, r.M, r.latencyLabel(), r.DelayFrames, r.Reference)
 		if policyCol {
 			fmt.Fprintf(bw, " %8s", r.policy())
+		}
+		if trackerCol {
+			fmt.Fprintf(bw, " %10s", r.Tracker)
 		}
 		if fusionCols {
 			fmt.Fprintf(bw, " %5g %5g %5g", r.IoUThreshold, r.Decay, r.MinScore)

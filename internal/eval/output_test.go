@@ -22,7 +22,7 @@ func fakeResults() []eval.Result {
 				for li, lat := range []float64{0, 300} {
 					v := 0.2 + 0.01*float64(k) + 0.002*float64(m) - 0.05*float64(li) + 0.03*float64(si)
 					out = append(out, eval.Result{Sequence: seq, Policy: eval.PolicyFixed, K: k, M: m, LatencyMS: lat, DelayFrames: int(lat * 30 / 1000),
-						Frames: 300, Playback: eval.PlayedOnce, Reference: eval.ReferenceGT, Classes: "0", FusionParams: fp,
+						Frames: 300, Playback: eval.PlayedOnce, Reference: eval.ReferenceGT, Classes: "0", FusionParams: fp, Tracker: "medianflow",
 						Cost:      eval.Cost{EdgeDetectPerS: 30 / float64(k), CloudRequestsPerS: 30 / float64(m), UplinkKbps: 1200 / float64(m)},
 						EdgeOnly:  eval.Score{MAP50: 0.3, MAP5095: 0.15},
 						CloudOnly: eval.Score{MAP50: v, MAP5095: v / 2},
@@ -93,8 +93,11 @@ func checkJSONSchema(t *testing.T, data []byte, n int) {
 				t.Fatalf("object %d: cost %s %v is not a number >= 0", i, key, o[key])
 			}
 		}
+		if _, ok := o["tracker"].(string); !ok {
+			t.Fatalf("object %d: tracker %v is not a string", i, o["tracker"])
+		}
 		// Adaptive rows add effective_k, effective_m and the reasons.
-		want := 20
+		want := 21
 		switch o["policy"] {
 		case eval.PolicyFixed:
 		case eval.PolicyAdaptive:
@@ -131,7 +134,7 @@ func TestCSVAndTable(t *testing.T) {
 	if err := eval.WriteCSV(&buf, one); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := buf.String(), strings.Join(eval.CSVHeader, ",")+"\nseqA,5,30,300,9,300,ping-pong,cloud,0-79,0.5,0.85,0.2,0.25,0.125,0.5,0.25,0.625,0.375,6,1.1,1228.5,3,fixed,\n"; got != want {
+	if got, want := buf.String(), strings.Join(eval.CSVHeader, ",")+"\nseqA,5,30,300,9,300,ping-pong,cloud,0-79,0.5,0.85,0.2,0.25,0.125,0.5,0.25,0.625,0.375,6,1.1,1228.5,3,fixed,,\n"; got != want {
 		t.Fatalf("CSV:\n%s\nwant\n%s", got, want)
 	}
 	buf.Reset()

@@ -89,6 +89,7 @@ func RankAgreement(results []Result) []Agreement {
 		fp       FusionParams
 		frames   int
 		playback string
+		tracker  string
 	}
 	label := func(r Result) string { return r.Reference + " " + r.Classes }
 	var out []Agreement
@@ -105,7 +106,7 @@ func RankAgreement(results []Result) []Agreement {
 			values[r.Sequence][l] = map[point]float64{}
 			byRef[r.Sequence] = append(byRef[r.Sequence], l)
 		}
-		values[r.Sequence][l][point{r.Sequence, r.K, r.M, r.LatencyMS, r.FusionParams, r.Frames, r.Playback}] = r.Fused.MAP50
+		values[r.Sequence][l][point{r.Sequence, r.K, r.M, r.LatencyMS, r.FusionParams, r.Frames, r.Playback, r.Tracker}] = r.Fused.MAP50
 	}
 	for _, s := range seqs {
 		refs := byRef[s]
@@ -115,7 +116,7 @@ func RankAgreement(results []Result) []Agreement {
 				if r.Sequence != s || label(r) != refs[0] {
 					continue
 				}
-				pt := point{r.Sequence, r.K, r.M, r.LatencyMS, r.FusionParams, r.Frames, r.Playback}
+				pt := point{r.Sequence, r.K, r.M, r.LatencyMS, r.FusionParams, r.Frames, r.Playback, r.Tracker}
 				if v, ok := values[s][other][pt]; ok {
 					x, y = append(x, r.Fused.MAP50), append(y, v)
 				}

@@ -97,6 +97,9 @@ type Result struct {
 	LatencyTrace string `json:"latency_trace,omitempty"`
 	// Frames is the number of replayed frames scored (after --loop).
 	Frames int `json:"frames"`
+	// Tracker is the live and fast-forward trackers' method (medianflow,
+	// kcf; Options.Tracker.Method, tracker.Method's String).
+	Tracker string `json:"tracker"`
 	// Playback is PlayedOnce, or PlayedPingPong when the sequence was extended by
 	// ping-pong replay (a smoke test, never evidence: people never leave).
 	Playback string `json:"playback"`
@@ -286,7 +289,7 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 						Sequence: name, Policy: PolicyFixed, K: k, M: m, LatencyMS: float64(l) / float64(time.Millisecond),
 						DelayFrames: d, LatencyTrace: traceName, Frames: len(order), Playback: playback, FusionParams: fp,
 						Reference: o.Reference.kind(), Classes: FormatClasses(o.Reference.ScoredClasses()),
-						EdgeOnly: localScore[li], CloudOnly: cloudScore[ci],
+						EdgeOnly: localScore[li], CloudOnly: cloudScore[ci], Tracker: o.Tracker.Method.Resolve().String(),
 					})
 					refs = append(refs, ref{li, ci})
 				}
