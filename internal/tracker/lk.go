@@ -124,7 +124,49 @@ func mismatch(g *Gray, x, y float32, n int, t, gx, gy []float32) (bx, by float32
 		ax, bx0 := 1-fx, fx
 		ay, by0 := 1-fy, fy
 		W := g.W
-		for r := 0; r < n; r++ {
+		// Rows in pairs, as in samplePatch; the second row of each pair has
+		// sums of its own (bx1, by1), two dependency chains instead of one.
+		var bx1, by1 float32
+		r := 0
+		for ; r+2 <= n; r += 2 {
+			o := (iy+r)*W + ix
+			r0 := g.Pix[o : o+n+1]
+			r1 := g.Pix[o+W : o+W+n+1]
+			r2 := g.Pix[o+2*W : o+2*W+n+1]
+			x0 := r0[1:]
+			x1 := r1[1:]
+			x1 = x1[:len(x0)]
+			x2 := r2[1:]
+			x2 = x2[:len(x0)]
+			t0 := t[r*n : r*n+n]
+			t0 = t0[:len(x0)]
+			t1 := t[(r+1)*n : (r+1)*n+n]
+			t1 = t1[:len(x0)]
+			gx0 := gx[r*n : r*n+n]
+			gx0 = gx0[:len(x0)]
+			gx1 := gx[(r+1)*n : (r+1)*n+n]
+			gx1 = gx1[:len(x0)]
+			gy0 := gy[r*n : r*n+n]
+			gy0 = gy0[:len(x0)]
+			gy1 := gy[(r+1)*n : (r+1)*n+n]
+			gy1 = gy1[:len(x0)]
+			mid := u8f[r1[0]]
+			vp0 := ay*u8f[r0[0]] + by0*mid
+			vp1 := ay*mid + by0*u8f[r2[0]]
+			for c, p := range x0 {
+				mid := u8f[x1[c]]
+				vn0 := ay*u8f[p] + by0*mid
+				vn1 := ay*mid + by0*u8f[x2[c]]
+				d0 := t0[c] - (ax*vp0 + bx0*vn0)
+				d1 := t1[c] - (ax*vp1 + bx0*vn1)
+				vp0, vp1 = vn0, vn1
+				bx += d0 * gx0[c]
+				by += d0 * gy0[c]
+				bx1 += d1 * gx1[c]
+				by1 += d1 * gy1[c]
+			}
+		}
+		for ; r < n; r++ {
 			o := (iy+r)*W + ix
 			r0 := g.Pix[o : o+n+1]
 			r1 := g.Pix[o+W : o+W+n+1]
@@ -146,7 +188,7 @@ func mismatch(g *Gray, x, y float32, n int, t, gx, gy []float32) (bx, by float32
 				by += d * yr[c]
 			}
 		}
-		return bx, by
+		return bx + bx1, by + by1
 	}
 	for r := 0; r < n; r++ {
 		for c := 0; c < n; c++ {
