@@ -85,12 +85,44 @@ func (e *env) trackerSection(ctx context.Context) error {
 			}
 		}
 	}
+	// KCF (reacttrack tracker=kcf) on the same pairs: a filter trained on
+	// the first frame of the pair (not timed: reacttrack trains on detection
+	// frames), then one step, detection and learning, timed.
+	kcf := tracker.NewKCF()
+	var model tracker.KCFModel
+	var kcfTracked, kcfKept int
+	var kcfSpent time.Duration
+	for range e.plan.trackReps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for i := 0; i+1 < len(pyrs); i++ {
+			for _, dir := range [2][2]int{{i, i + 1}, {i + 1, i}} {
+				a, b := &pyrs[dir[0]], &pyrs[dir[1]]
+				for _, box := range boxes[dir[0]] {
+					if !kcf.Init(&model, a, box, cfg.MinVisible) {
+						continue
+					}
+					t0 := time.Now()
+					if _, ok := kcf.Track(&model, b, box, cfg.MinVisible); ok {
+						kcfKept++
+					}
+					kcfSpent += time.Since(t0)
+					kcfTracked++
+				}
+			}
+		}
+	}
 	per := spent / time.Duration(tracked)
 	perFrame := float64(objects) / float64(len(img))
 	lv0 := pyrs[0].Levels[0]
 	note := fmt.Sprintf("Median Flow %dx%d grid, %d levels at %dx%d, %d tracks of GT boxes, %.0f%% kept",
 		cfg.GridSize, cfg.GridSize, len(pyrs[0].Levels), lv0.W, lv0.H, tracked, 100*float64(kept)/float64(tracked))
 	e.add(3, "track_us_per_object", "tracker per object per frame", float64(per)/1e3, "µs", note)
+	if kcfTracked > 0 {
+		e.add(3, "track_kcf_us_per_object", "  KCF per object per frame", float64(kcfSpent/time.Duration(kcfTracked))/1e3, "µs",
+			fmt.Sprintf("tracker=kcf, the same %d tracks, %.0f%% kept", kcfTracked, 100*float64(kcfKept)/float64(kcfTracked)))
+	}
 	e.add(3, "track_objects", "  objects per frame", perFrame, "boxes", "MOT17-04 ground-truth pedestrians (eval=1)")
 	e.add(3, "track_pyramid_ms", "  pyramid per frame", ms(pyr), "ms/frame", fmt.Sprintf("grey 960x540 + %d levels from a 1080p I420 frame", cfg.Levels))
 	frameMS := ms(pyr) + perFrame*float64(per)/1e6
