@@ -57,10 +57,6 @@ type Letterbox struct {
 	// Spec is the model's preprocessing; NewLetterbox sets DefaultSpec (the
 	// YOLOX convention). It may change between runs.
 	Spec Spec
-	// Threads is how many goroutines, the caller's included, share the rows
-	// of a run (NewLetterbox: 1). Rows are independent, so the result is the
-	// same for any value.
-	Threads int
 
 	dstW, dstH int
 	applied    Spec         // the Spec gain, bias and pad were made for
@@ -76,13 +72,11 @@ type Letterbox struct {
 	cxs, cys   []tap // chroma planes (YUV only)
 	xExact     bool  // every xs tap has zero weight on its second sample
 	cxExact    bool  // the same for cxs
-
-	job rowJob // the run shared with helper goroutines (Threads > 1)
 }
 
 // NewLetterbox makes a Letterbox producing dstW x dstH model inputs.
 func NewLetterbox(dstW, dstH int) *Letterbox {
-	l := &Letterbox{dstW: dstW, dstH: dstH, Spec: DefaultSpec(), Threads: 1}
+	l := &Letterbox{dstW: dstW, dstH: dstH, Spec: DefaultSpec()}
 	if dstW > 0 {
 		for c := range l.pad {
 			l.pad[c] = make([]float32, dstW)
@@ -136,22 +130,16 @@ func (l *Letterbox) Run(src *frame.Frame, dst []float32) (Transform, error) {
 	if l.Spec.RGB {
 		b, r = r, b // channel order is only which plane each channel lands in
 	}
-	l.runRows(src, b, g, r, len(l.ys))
-	l.padRows(b, g, r)
-	return l.tr, nil
-}
-
-// rows computes output rows [y0, y1) of the scaled frame, with the padding
-// beside them.
-func (l *Letterbox) rows(src *frame.Frame, b, g, r []float32, y0, y1 int) {
 	switch {
 	case src.Format.Packed():
-		l.packed(src, b, g, r, y0, y1)
+		l.packed(src, b, g, r)
 	case src.Format == frame.I420:
-		l.yuv(src, b, g, r, false, y0, y1)
+		l.yuv(src, b, g, r, false)
 	case src.Format == frame.NV12:
-		l.yuv(src, b, g, r, true, y0, y1)
+		l.yuv(src, b, g, r, true)
 	}
+	l.padRows(b, g, r)
+	return l.tr, nil
 }
 
 // apply turns Spec into per-colour gains, biases and padding rows. Mean and
@@ -240,17 +228,16 @@ func makeTaps(buf []tap, n, srcN int, ratio, shift float64, unit int) []tap {
 	return buf
 }
 
-// packed computes output rows [y0, y1) of every single-plane RGB-family
-// format: each channel is one pass of the shared row kernel over the row
-// slices shifted by that channel's byte offset, so no format needs its own loop.
-func (l *Letterbox) packed(src *frame.Frame, b, g, r []float32, y0, y1 int) {
+// packed handles every single-plane RGB-family format: each channel is one
+// pass of the shared row kernel over the row slices shifted by that channel's
+// byte offset, so no format needs its own loop.
+func (l *Letterbox) packed(src *frame.Frame, b, g, r []float32) {
 	ro, gof, bo := src.Format.RGBOffsets()
 	rowLen := src.Width * src.Format.PixelStride()
 	off, stride := src.Offset[0], src.Stride[0]
 	data := src.Data
 	nw := len(l.xs)
-	for y := y0; y < y1; y++ {
-		ty := l.ys[y]
+	for y, ty := range l.ys {
 		a0 := off + int(ty.i0)*stride
 		a1 := off + int(ty.i1)*stride
 		row0 := data[a0 : a0+rowLen]
@@ -319,11 +306,11 @@ type yuvConv struct {
 	gain, bias                     [3]float32 // per colour B, G, R
 }
 
-// yuv computes output rows [y0, y1) of I420 and NV12: Y is resampled into
-// the output's B row, then U and V are resampled and the three converted in
-// one pass (convertRow). Conversion is affine, so this equals converting
-// first and resampling RGB, except where RGB would clip.
-func (l *Letterbox) yuv(src *frame.Frame, b, g, r []float32, nv12 bool, y0, y1 int) {
+// yuv handles I420 and NV12: Y is resampled into the output's B row, then
+// U and V (at half resolution) are resampled and the three converted in one
+// pass (convertRow). Conversion is affine, so this equals converting first
+// and resampling RGB, except where RGB would clip.
+func (l *Letterbox) yuv(src *frame.Frame, b, g, r []float32, nv12 bool) {
 	var c yuvConv
 	c.ky, c.rv, c.gu, c.gv, c.bu, c.kr, c.kg, c.kb = yuvCoeffs(l.Matrix, 1)
 	c.gain, c.bias = l.gain, l.bias
@@ -334,8 +321,8 @@ func (l *Letterbox) yuv(src *frame.Frame, b, g, r []float32, nv12 bool, y0, y1 i
 		cLen *= 2
 	}
 	nw := len(l.xs)
-	for y := y0; y < y1; y++ {
-		ty, cy := l.ys[y], l.cys[y]
+	for y, ty := range l.ys {
+		cy := l.cys[y]
 		a0 := src.Offset[0] + int(ty.i0)*src.Stride[0]
 		a1 := src.Offset[0] + int(ty.i1)*src.Stride[0]
 		c0 := src.Offset[1] + int(cy.i0)*src.Stride[1]
@@ -362,8 +349,9 @@ func (l *Letterbox) yuv(src *frame.Frame, b, g, r []float32, nv12 bool, y0, y1 i
 // convertRow resamples U and V (rows u0/u1 and v0/v1, weights in cy) at the
 // column taps xs and converts them with the Y values already in db into
 // db, dg, dr (B, G, R). U and V share their taps, and nothing goes through
-// memory between resampling and conversion: about a third less time than
-// resampling each plane into its row first and converting after.
+// memory between resampling and conversion: 12-20% less CPU for a 1080p
+// I420 letterbox into 416x416 than resampling each plane into its row
+// first and converting after.
 //
 // Values are those of sampleRow's blend: with all weight on one row or
 // column its sums are whole multiples of a power of two, so the one

@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"testing"
 
 	"github.com/gst-react/gst-react/internal/detection"
@@ -467,57 +466,63 @@ func TestLetterboxReplan(t *testing.T) {
 }
 
 func TestLetterboxAllocs(t *testing.T) {
-	for _, threads := range []int{1, 3} {
-		lb := NewLetterbox(416, 416)
-		lb.Threads = threads
-		dst := make([]float32, lb.TensorLen())
-		for _, f := range []frame.Format{frame.BGRx, frame.RGB, frame.I420, frame.NV12} {
-			fr := frame.Alloc(f, 640, 360)
-			if _, err := lb.Run(&fr, dst); err != nil { // starts the helpers
-				t.Fatal(err)
-			}
-			if n := testing.AllocsPerRun(5, func() { lb.Run(&fr, dst) }); n != 0 {
-				t.Errorf("%s, %d threads: %v allocs per Run", f, threads, n)
-			}
+	lb := NewLetterbox(416, 416)
+	dst := make([]float32, lb.TensorLen())
+	for _, f := range []frame.Format{frame.BGRx, frame.RGB, frame.I420, frame.NV12} {
+		fr := frame.Alloc(f, 640, 360)
+		if _, err := lb.Run(&fr, dst); err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(5, func() { lb.Run(&fr, dst) }); n != 0 {
+			t.Errorf("%s: %v allocs per Run", f, n)
 		}
 	}
 }
 
-// TestLetterboxThreads: rows shared with helper goroutines give the very
-// tensor one goroutine does, run after run, with two Letterboxes sharing the
-// helpers at once (as a worker's slots do).
-func TestLetterboxThreads(t *testing.T) {
-	for _, f := range frame.Formats() {
-		fr := naturalFrame(f, 1920, 1080)
-		one := NewLetterbox(416, 416)
-		want := make([]float32, one.TensorLen())
-		if _, err := one.Run(&fr, want); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 2)
-		for range 2 {
-			go func() {
-				lb := NewLetterbox(416, 416)
-				lb.Threads = 4
-				for range 20 {
-					got := nanTensor(lb.TensorLen())
-					if _, err := lb.Run(&fr, got); err != nil {
-						done <- err
-						return
-					}
-					for i := range got {
-						if got[i] != want[i] {
-							done <- fmt.Errorf("%s: value %d is %v with 4 threads, %v with one", f, i, got[i], want[i])
-							return
+// TestConvertRowBits: convertRow gives the bits that resampling U and V
+// into their rows with sampleRow and converting after did, for taps that
+// blend, that land exactly (1:1) and that clamp at the edges, and for rows
+// weighted on one or two source rows.
+func TestConvertRowBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, m := range []YUVMatrix{BT601, BT709} {
+		for _, size := range [][3]int{{960, 416, 25}, {640, 1280, 25}, {416, 416, 25}, {416, 416, 50}, {100, 37, 50}} {
+			srcN, n := size[0], size[1]
+			xs := makeTaps(nil, n, srcN, float64(srcN)/float64(n), -float64(size[2])/100, 1)
+			row := func() []byte { return junk(rng, srcN+1) }
+			u0, u1, v0, v1 := row(), row(), row(), row()
+			for _, cy := range []tap{{w0: one}, {w0: one - 5000, w1: 5000}, {w0: 1, w1: one - 1}} {
+				var c yuvConv
+				c.ky, c.rv, c.gu, c.gv, c.bu, c.kr, c.kg, c.kb = yuvCoeffs(m, 1)
+				c.gain, c.bias = [3]float32{1.0 / 255, 1, 0.5}, [3]float32{0, -0.5, 3}
+				y := make([]float32, n)
+				for i := range y {
+					y[i] = float32(rng.IntN(256))
+				}
+				// Before convertRow: each plane into its row, then converted.
+				wb, wg, wr := append([]float32(nil), y...), make([]float32, n), make([]float32, n)
+				sampleRow(wg, u0, u1, xs, exact(xs), cy, 1, 0)
+				if size[2] == 50 && size[0] == size[1] && !exact(xs) {
+					t.Fatal("1:1 taps should land exactly")
+				}
+				sampleRow(wr, v0, v1, xs, exact(xs), cy, 1, 0)
+				for i, yv := range wb {
+					uv, vv := wg[i], wr[i]
+					yy := c.ky * yv
+					wb[i] = clampTo(yy+c.bu*uv+c.kb, 255)*c.gain[0] + c.bias[0]
+					wg[i] = clampTo(yy+c.gu*uv+c.gv*vv+c.kg, 255)*c.gain[1] + c.bias[1]
+					wr[i] = clampTo(yy+c.rv*vv+c.kr, 255)*c.gain[2] + c.bias[2]
+				}
+				gb, gg, gr := append([]float32(nil), y...), make([]float32, n), make([]float32, n)
+				convertRow(gb, gg, gr, u0, u1, v0, v1, xs, cy, &c)
+				for i := range n {
+					for ch, p := range [3][2]float32{{gb[i], wb[i]}, {gg[i], wg[i]}, {gr[i], wr[i]}} {
+						if math.Float32bits(p[0]) != math.Float32bits(p[1]) {
+							t.Fatalf("%v, %d→%d, row weights %d/%d: sample %d colour %d is %v, separate passes gave %v",
+								m, srcN, n, cy.w0, cy.w1, i, ch, p[0], p[1])
 						}
 					}
 				}
-				done <- nil
-			}()
-		}
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Fatal(err)
 			}
 		}
 	}
@@ -657,7 +662,6 @@ func BenchmarkLetterbox(b *testing.B) {
 		b.Run(f.String(), func(b *testing.B) {
 			fr := naturalFrame(f, 1920, 1080)
 			lb := NewLetterbox(416, 416)
-			lb.Threads = runtime.GOMAXPROCS(0) // -cpu 1,2 compares one goroutine with two
 			dst := make([]float32, lb.TensorLen())
 			if _, err := lb.Run(&fr, dst); err != nil { // build the plan outside the timed loop
 				b.Fatal(err)
@@ -678,7 +682,6 @@ func BenchmarkLetterboxCloud(b *testing.B) {
 		b.Run(f.String(), func(b *testing.B) {
 			fr := naturalFrame(f, 1280, 720)
 			lb := NewLetterbox(1280, 736)
-			lb.Threads = runtime.GOMAXPROCS(0) // -cpu 1,2 compares one goroutine with two
 			dst := make([]float32, lb.TensorLen())
 			if _, err := lb.Run(&fr, dst); err != nil { // build the plan outside the timed loop
 				b.Fatal(err)
