@@ -17,6 +17,7 @@ import (
 
 	"github.com/gst-react/gst-react/internal/detector"
 	"github.com/gst-react/gst-react/internal/eval"
+	"github.com/gst-react/gst-react/internal/evalmetrics"
 	"github.com/gst-react/gst-react/internal/fusion"
 	"github.com/gst-react/gst-react/internal/models"
 	"github.com/gst-react/gst-react/internal/offload"
@@ -135,6 +136,7 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	seqFlag := newList()
 	fs.Var(seqFlag, "sequence", "MOT sequence folder, video file, or a folder of them (both may mix); repeatable or comma-separated (required)")
 	refFlag := newList()
+	apFlag := fs.String("ap", "coco", "how precision/recall curves become AP: coco (101-point, pycocotools) or voc (every-point, PASCAL VOC 2010+, the metric of ../shared/tools/react_peer.py); both match boxes the COCO way")
 	fs.Var(refFlag, "reference", "score against gt (gt/gt.txt, person class) or cloud (the cloud model on every frame at latency 0: agreement with it, not truth); gt,cloud scores both and prints their rank correlation (default: gt where gt/gt.txt exists, else cloud)")
 	classFlag := newList()
 	fs.Var(classFlag, "classes", "classes the cloud reference scores: COCO names or ids, comma-separated (default: every class both models predict)")
@@ -291,6 +293,10 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ap, err := parseAP(*apFlag)
+	if err != nil {
+		return err
+	}
 	classes, err := parseClasses(classFlag.vals)
 	if err != nil {
 		return err
@@ -346,6 +352,9 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		for _, k := range refKinds {
 			refs[i] = append(refs[i], eval.Reference{Kind: k, Classes: classes})
+		}
+		for j := range refs[i] {
+			refs[i][j].AP = ap
 		}
 		for _, r := range refs[i] {
 			if err := r.Check(s); err != nil {
@@ -407,6 +416,9 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(&notes, "gstreact eval: REACT replay on a simulated clock; edge %s (score >= %g) every k-th frame + tracker, cloud %s (score >= %g) every m-th frame, used ceil(latency x fps) frames later after fast-forwarding\n",
 		filepath.Base(edgePath), *edgeThr, filepath.Base(cloudPath), *cloudThr)
 	fmt.Fprintf(&notes, "references (column ref): gt = the person class against MOT ground truth (eval=1 rows count; other rows are ignore regions); cloud = the cloud model on every frame at latency 0, every box of the scored classes a truth: %s; table in %%, CSV/JSON in fractions\n", eval.CloudReferenceNote)
+	if ap != evalmetrics.Interp101 {
+		fmt.Fprintf(&notes, "AP: %s interpolation (--ap voc), not COCO's 101-point; matching as COCO\n", ap)
+	}
 	fmt.Fprintf(&notes, "cost per second of video (columns det, req, kbit): edge detector runs, cloud requests (every m-th frame and scene changes at change-threshold %g, as reactcloud sends them) and uplink in kbit/s, from the JPEG requests reactcloud's encoder makes of the sent frames (quality %d, at most %d columns)\n",
 		opts.Cloud.ChangeThreshold, opts.Uplink.JPEGQuality, opts.Uplink.JPEGMaxWidth)
 	var names []string
@@ -552,4 +564,15 @@ func orNone(s string) string {
 		return "off"
 	}
 	return s
+}
+
+// parseAP reads eval's --ap.
+func parseAP(s string) (evalmetrics.Interpolation, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "coco", "":
+		return evalmetrics.Interp101, nil
+	case "voc":
+		return evalmetrics.EveryPoint, nil
+	}
+	return 0, fmt.Errorf("--ap %q: want coco or voc", s)
 }

@@ -31,6 +31,7 @@ func TestEvalFlags(t *testing.T) {
 		{"--sequence", "x", "--format", "xml"},
 		{"--sequence", "x", "--tracker", "csrt"},
 		{"--sequence", "x", "--tracker", ""},
+		{"--sequence", "x", "--ap", "11-point"},
 		{"--sequence", t.TempDir()}, // no sequence inside
 	} {
 		captureEval(t)

@@ -193,7 +193,7 @@ func SweepAdaptive(ctx context.Context, p *Prepared, order []int, g Grid, o Opti
 				DetectReasons: r.DetectReasons, OffloadReasons: r.OffloadReasons,
 				LatencyMS: float64(l) / float64(time.Millisecond), DelayFrames: delays[i], Frames: len(order),
 				Playback: playback, FusionParams: fp, Cost: cost, Tracker: o.Tracker.Method.Resolve().String(),
-				Reference: o.Reference.kind(), Classes: FormatClasses(o.Reference.ScoredClasses()),
+				Reference: o.Reference.kind(), Classes: FormatClasses(o.Reference.ScoredClasses()), AP: o.Reference.apName(),
 				EdgeOnly: edgeScore, CloudOnly: cloudScore,
 			})
 			runOf = append(runOf, i)

@@ -32,6 +32,11 @@ type Reference struct {
 	// a class of its own in the mean (ReferenceGT always scores the person
 	// class: MOT ground truth labels pedestrians).
 	Classes []int
+	// AP is how precision/recall curves become AP: evalmetrics.Interp101
+	// (COCO, the zero value) or EveryPoint (PASCAL VOC 2010+, the metric of
+	// the Python/OpenCV REACT reference in ../shared/tools), for comparing
+	// with tools that report it. Both matchings are COCO's.
+	AP evalmetrics.Interpolation
 }
 
 // DefaultReference is the ground truth where the sequence has one, else the
@@ -48,6 +53,14 @@ func (r Reference) kind() string {
 		return ReferenceGT
 	}
 	return r.Kind
+}
+
+// apName is Result.AP: empty for COCO's interpolation, else its name.
+func (r Reference) apName() string {
+	if r.AP == evalmetrics.Interp101 {
+		return ""
+	}
+	return r.AP.String()
 }
 
 // ScoredClasses are the class ids the reference scores.
@@ -101,9 +114,11 @@ type FrameScorer interface {
 // scored class counting (no ignore regions), with the same mAP code.
 func (r Reference) NewScorer(p *Prepared, order []int) FrameScorer {
 	if r.kind() == ReferenceGT {
-		return NewScorer(p, order)
+		s := NewScorer(p, order)
+		s.ap = r.AP
+		return s
 	}
-	return &cloudScorer{p: p, order: order, acc: evalmetrics.New(r.Classes...)}
+	return &cloudScorer{p: p, order: order, acc: evalmetrics.New(r.Classes...), ap: r.AP}
 }
 
 // ScoreStream scores per-frame boxes against the reference.
@@ -121,6 +136,7 @@ type cloudScorer struct {
 	p     *Prepared
 	order []int
 	acc   *evalmetrics.Accumulator
+	ap    evalmetrics.Interpolation
 	gts   []evalmetrics.GT
 	dets  []evalmetrics.Det
 }
@@ -134,8 +150,11 @@ func (s *cloudScorer) Add(i int, ds []detection.Detection) error {
 	return s.acc.Add(i+1, s.gts, s.dets)
 }
 
-func (s *cloudScorer) Score() Score {
-	r := s.acc.COCO()
+func (s *cloudScorer) Score() Score { return scoreOf(s.acc, s.ap) }
+
+// scoreOf evaluates acc at COCO's IoU thresholds with interpolation ap.
+func scoreOf(acc *evalmetrics.Accumulator, ap evalmetrics.Interpolation) Score {
+	r := acc.Evaluate(evalmetrics.COCOIoUs(), ap)
 	return Score{MAP50: r.MAP50, MAP5095: r.MAP}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gst-react/gst-react/internal/detection"
 	"github.com/gst-react/gst-react/internal/eval"
+	"github.com/gst-react/gst-react/internal/evalmetrics"
 	"github.com/gst-react/gst-react/internal/frame"
 	"github.com/gst-react/gst-react/internal/offload"
 )
@@ -293,5 +294,32 @@ func TestFindSequencesMixed(t *testing.T) {
 	}
 	if _, err := eval.FindSequences([]string{t.TempDir()}); err == nil || !strings.Contains(err.Error(), "holds no sequence") {
 		t.Fatalf("an empty folder: %v", err)
+	}
+}
+
+// TestReferenceAPInterpolation scores one frame by hand: two cars in the
+// reference, one found (score 0.9) and one false box (0.8), so recall stops
+// at 0.5 with precision 1 up to it. VOC's every-point AP is the area, 0.5;
+// COCO's 101-point AP samples recall 0, 0.01, ..., 0.5: 51 of 101 points.
+func TestReferenceAPInterpolation(t *testing.T) {
+	seq := writeSequence(t, t.TempDir(), 20, []*image.RGBA{synthFrame(160, 96, 60)})
+	a, b := box(10, 10, 50, 50, 2, 0.9), box(100, 10, 140, 50, 2, 0.9)
+	p, err := eval.Prepare(context.Background(), seq, fakeModel(t, "edge", a), fakeModel(t, "cloud", a, b), eval.PrepareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := [][]detection.Detection{{a, box(60, 60, 90, 90, 2, 0.8)}}
+	for _, c := range []struct {
+		ap   evalmetrics.Interpolation
+		want float64
+	}{{evalmetrics.Interp101, 51.0 / 101}, {evalmetrics.EveryPoint, 0.5}} {
+		ref := eval.Reference{Kind: eval.ReferenceCloud, Classes: []int{2}, AP: c.ap}
+		s, err := ref.ScoreStream(p, []int{0}, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(s.MAP50-c.want) > 1e-9 {
+			t.Errorf("%v: mAP@0.5 %.6f, want %.6f", c.ap, s.MAP50, c.want)
+		}
 	}
 }

@@ -347,6 +347,7 @@ type Scorer struct {
 	p     *Prepared
 	order []int
 	acc   *evalmetrics.Accumulator
+	ap    evalmetrics.Interpolation // Reference.AP
 	gts   []evalmetrics.GT
 	dets  []evalmetrics.Det
 }
@@ -365,10 +366,7 @@ func (s *Scorer) Add(i int, ds []detection.Detection) error {
 }
 
 // Score is the accuracy so far.
-func (s *Scorer) Score() Score {
-	r := s.acc.COCO()
-	return Score{MAP50: r.MAP50, MAP5095: r.MAP}
-}
+func (s *Scorer) Score() Score { return scoreOf(s.acc, s.ap) }
 
 // ScoreStream scores per-frame boxes.
 func ScoreStream(p *Prepared, order []int, frames [][]detection.Detection) (Score, error) {

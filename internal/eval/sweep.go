@@ -108,6 +108,9 @@ type Result struct {
 	// Classes (COCO ids, FormatClasses).
 	Reference string `json:"reference"`
 	Classes   string `json:"classes"`
+	// AP names the interpolation when it is not COCO's 101-point (eval --ap
+	// voc: "every-point"); empty for COCO.
+	AP string `json:"ap,omitempty"`
 	FusionParams
 	Cost
 	EdgeOnly  Score `json:"edge_only"`
@@ -288,7 +291,7 @@ func Sweep(ctx context.Context, p *Prepared, order []int, g Grid, o Options) ([]
 					results = append(results, Result{
 						Sequence: name, Policy: PolicyFixed, K: k, M: m, LatencyMS: float64(l) / float64(time.Millisecond),
 						DelayFrames: d, LatencyTrace: traceName, Frames: len(order), Playback: playback, FusionParams: fp,
-						Reference: o.Reference.kind(), Classes: FormatClasses(o.Reference.ScoredClasses()),
+						Reference: o.Reference.kind(), Classes: FormatClasses(o.Reference.ScoredClasses()), AP: o.Reference.apName(),
 						EdgeOnly: localScore[li], CloudOnly: cloudScore[ci], Tracker: o.Tracker.Method.Resolve().String(),
 					})
 					refs = append(refs, ref{li, ci})
