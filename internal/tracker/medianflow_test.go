@@ -188,13 +188,15 @@ func TestLKTemplateIsNCCPatch(t *testing.T) {
 	tex := noise{seed: 9}
 	a, b := shifted(tex, 0, 0), shifted(tex, 1.3, -0.6)
 	m := NewMedianFlow(Config{})
-	want := make([]float32, 11*11)
+	w := m.cfg.Window
+	half := float32(w/2) + 0.5
+	want := make([]float32, w*w)
 	compared := 0
 	for _, p := range [][2]float32{{100.37, 80.91}, {160, 120}, {231.6, 57.123}, {7.1, 50.2}, {313.8, 233.05}} {
 		if _, _, ok := m.s.track(a, b, &m.lk, p[0], p[1]); !ok || !m.s.inside0 {
 			continue // over the edge: Track samples the patch itself
 		}
-		samplePatch(&a.Levels[0], p[0]-5.5, p[1]-5.5, 11, want)
+		samplePatch(&a.Levels[0], p[0]-half, p[1]-half, w, want)
 		for i := range want {
 			if want[i] != m.s.t[i] {
 				t.Fatalf("point %v: template[%d] = %v, samplePatch %v", p, i, m.s.t[i], want[i])
