@@ -21,10 +21,11 @@ const (
 // DefaultMethod is the tracker a zero Config.Method selects. Median Flow:
 // with `gstreact eval --tracker medianflow,kcf` on TUD-Stadtmitte and
 // OxfordTownCentre played once (k 2, 5, 10; m 10, 30, 60; latency 0, 300 ms,
-// 1 s) KCF fused better on both (mean mAP@0.5 79.6 -> 79.8 and 84.9 -> 85.7)
-// but its edge-only was a tie (78.8 -> 79.0, 79.7 -> 79.6) and its
-// fast-forward lost TUD's close walkers more often (cloud-only 47.5 -> 41.8):
-// not better everywhere, so not the default (README, Accuracy).
+// 1 s; Median Flow with its 7-px windows) KCF's fused and edge-only are ties
+// (mean mAP@0.5 fused 79.9 -> 79.8 and 85.8 -> 85.7, edge-only 79.2 -> 79.0
+// and 79.7 -> 79.6), its fast-forward loses TUD's close walkers more often
+// (cloud-only 47.6 -> 41.8; Oxford 66.2 -> 67.2), and it costs twice as much
+// per object (README, Accuracy).
 const DefaultMethod = MethodMedianFlow
 
 var methodNames = [...]string{MethodDefault: "default", MethodMedianFlow: "medianflow", MethodKCF: "kcf"}
