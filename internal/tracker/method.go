@@ -21,11 +21,11 @@ const (
 // DefaultMethod is the tracker a zero Config.Method selects. Median Flow:
 // with `gstreact eval --tracker medianflow,kcf` on TUD-Stadtmitte and
 // OxfordTownCentre played once (k 2, 5, 10; m 10, 30, 60; latency 0, 300 ms,
-// 1 s; Median Flow with its 7-px windows) KCF's fused and edge-only are ties
-// (mean mAP@0.5 fused 79.9 -> 79.8 and 85.8 -> 85.7, edge-only 79.2 -> 79.0
-// and 79.7 -> 79.6), its fast-forward loses TUD's close walkers more often
-// (cloud-only 47.6 -> 41.8; Oxford 66.2 -> 67.2), and it costs twice as much
-// per object (README, Accuracy).
+// 1 s; Median Flow with its 7-px windows, boxes clipped to the frame) KCF's
+// fused is a tie (mean mAP@0.5 80.4 -> 80.6 and 86.9 -> 86.5), its edge-only
+// too or worse (79.4 -> 79.5, 80.6 -> 80.2), its fast-forward loses TUD's
+// close walkers more often (cloud-only 49.0 -> 43.9; Oxford 68.7 -> 69.4),
+// and it costs twice as much per object (README, Accuracy).
 const DefaultMethod = MethodMedianFlow
 
 var methodNames = [...]string{MethodDefault: "default", MethodMedianFlow: "medianflow", MethodKCF: "kcf"}

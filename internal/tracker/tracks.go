@@ -36,7 +36,8 @@ import (
 //     (the box is the tracker's estimate now, whoever found the object) and
 //     Age+1; class is kept, and the score while tracking holds. A caller
 //     that needs to know a box came from the cloud must remember it (e.g.
-//     the fast-forward instance's output is all cloud).
+//     the fast-forward instance's output is all cloud). Boxes Update was
+//     given inside the frame are reported clipped to it (see Current).
 type Tracks struct {
 	mf     *MedianFlow
 	prev   Pyramid  // Median Flow only: the last frame
@@ -76,6 +77,7 @@ func geometryOf(p *Pyramid) geometry {
 // where Median Flow loses it.
 type motion struct {
 	vx, vy float32 // centre velocity, frame px per frame (running mean)
+	clip   bool    // the box Update gave lay inside the frame: Current clips it (see Current)
 }
 
 type match struct {
@@ -154,9 +156,44 @@ func (t *Tracks) remember(cur *Pyramid) {
 
 // Current returns the tracks as of the last Update or Step, in a reused slice
 // that stays valid until the next call on t (the caller may modify it).
+//
+// A box that was inside the frame when Update gave it (the detectors clip
+// theirs to the frame, see yolo's decoder) is clipped to the frame again on
+// the way out: inside, the track keeps its object's full extent, so a person
+// walking out keeps his size and velocity and MinVisible can tell when he
+// has left, but the box it reports is, like the detector's, the part in the
+// picture. Unclipped, tracked boxes were the only ones to stick out: on
+// TUD-Stadtmitte at k=5 Median Flow carried 62 boxes up to 18 px past the
+// edge between detections, and those missed the visible person (the ground
+// truth of TUD-Stadtmitte and OxfordTownCentre stops at the right and bottom
+// edges) by the part outside; clipped, edge-only mAP@0.5 (VOC AP) rose
+// 80.3 -> 80.6 % there and 80.5 -> 80.9 % on OxfordTownCentre (see README).
+// A box given reaching beyond the frame (ground truth that annotates the
+// whole person, as MOT17's does, or a model that does not clip) keeps its
+// full extent: its producer's convention.
 func (t *Tracks) Current() []detection.Detection {
 	t.out = append(t.out[:0], t.tracks...)
+	if w, h, ok := t.frameBound(); ok {
+		for i := range t.out {
+			if t.motion[i].clip {
+				t.out[i].Box = t.out[i].Box.Clamp(w, h)
+			}
+		}
+	}
 	return t.out
+}
+
+// frameBound is the frame's size in frame pixels as the last pyramid knows it:
+// the pyramid holds floor(frame/scale) px, so the frame is at most scale-1 px
+// wider (taller) than w×scale; the bound is that maximum, so that clipping to
+// it never cuts a pixel of the frame. ok is false with no pyramid.
+func (t *Tracks) frameBound() (w, h float32, ok bool) {
+	g := t.geom
+	if g == (geometry{}) {
+		return 0, 0, false
+	}
+	sc := max(g.scale, 1)
+	return float32((g.w+1)*sc - 1), float32((g.h+1)*sc - 1), true
 }
 
 // Update sets the tracks to dets, the detector's boxes for the frame whose
@@ -207,6 +244,8 @@ func (t *Tracks) Update(dets []detection.Detection, cur *Pyramid) []detection.De
 	t.prevMotion = append(t.prevMotion[:0], t.motion...)
 	t.prevModels = append(t.prevModels[:0], t.models...)
 	t.tracks, t.motion, t.models = t.tracks[:0], t.motion[:0], t.models[:0]
+	t.geom = geometryOf(cur)
+	bw, bh, bok := t.frameBound()
 	for j, d := range dets {
 		if d.Box.Empty() {
 			continue
@@ -225,6 +264,7 @@ func (t *Tracks) Update(dets []detection.Detection, cur *Pyramid) []detection.De
 		}
 		d.TrackID = id
 		d.Age = 0
+		mo.clip = inFrame(d.Box, bw, bh, bok)
 		t.tracks = append(t.tracks, d)
 		t.motion = append(t.motion, mo)
 		if t.kcf != nil {
@@ -312,6 +352,12 @@ func (t *Tracks) Step(cur *Pyramid) []detection.Detection {
 	t.tracks, t.motion, t.models = keep, keepM, keepK
 	t.remember(cur)
 	return t.Current()
+}
+
+// inFrame reports whether r lies inside the frame [0,w]x[0,h]; false without
+// a frame (ok false), where nothing is clipped anyway.
+func inFrame(r detection.Rect, w, h float32, ok bool) bool {
+	return ok && r.X1 >= 0 && r.Y1 >= 0 && r.X2 <= w && r.Y2 <= h
 }
 
 func resize[T any](s []T, n int) []T {

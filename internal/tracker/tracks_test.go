@@ -215,3 +215,39 @@ func TestTracksStepZeroAllocs(t *testing.T) {
 		t.Errorf("Update+Step allocate %v times per frame pair", allocs)
 	}
 }
+
+// TestTracksClipToFrame: the content moves right 6 px per frame. A box the
+// detector gave inside the frame is reported clipped at the right edge once
+// its track carries it past it (the track itself keeps the full box: the
+// clipped part does not shrink it for the next step); a box given reaching
+// beyond the frame keeps its full extent.
+func TestTracksClipToFrame(t *testing.T) {
+	tex := noise{seed: 12}
+	inside := det(imgW-50, 80, imgW-10, 160, 0)
+	beyond := det(imgW-30, 170, imgW+10, 230, 0)
+	tr := NewTracks(Config{})
+	out := tr.Update([]detection.Detection{inside, beyond}, shifted(tex, 0, 0))
+	if out[0].Box != inside.Box || out[1].Box != beyond.Box {
+		t.Fatalf("Update changed the boxes: %v %v", out[0].Box, out[1].Box)
+	}
+	for k := 1; k <= 3; k++ {
+		out = tr.Step(shifted(tex, float64(6*k), 0))
+		if len(out) != 2 {
+			t.Fatalf("frame %d: %d tracks", k, len(out))
+		}
+		a, b := out[0].Box, out[1].Box
+		t.Logf("frame %d: inside-given %v, beyond-given %v", k, a, b)
+		if a.X2 > imgW || a.X1 <= inside.Box.X1 || a.Empty() {
+			t.Errorf("frame %d: box given inside reported as %v, want moved right and within x <= %d", k, a, imgW)
+		}
+		if k == 1 && !near(a.W(), inside.Box.W(), 1e-3) {
+			t.Errorf("frame 1: box still inside changed width to %v", a.W())
+		}
+		if k >= 2 && !(a.X2 == imgW && a.W() < inside.Box.W()) {
+			t.Errorf("frame %d: box carried past the edge reported as %v, want clipped at x = %d", k, a, imgW)
+		}
+		if b.X2 <= imgW || !near(b.W(), beyond.Box.W(), 1e-3) {
+			t.Errorf("frame %d: box given beyond the frame reported as %v, want its full %v px width", k, b, beyond.Box.W())
+		}
+	}
+}
