@@ -14,7 +14,8 @@ type Class struct {
 
 // InitVideoFilterClass is ClassInit for every gst-react element: the
 // metadata, always sink and src pads with the video caps the elements take,
-// the properties, and the in-place transform hook.
+// the properties, the in-place transform hook, and the guard that gives
+// the host's signal handlers the alternate signal stack Go needs.
 func InitVideoFilterClass(klass *glib.ObjectClass, c Class, specs []*glib.ParamSpec) {
 	gstvideo.Init()
 	class := gst.ToElementClass(klass)
@@ -24,4 +25,5 @@ func InitVideoFilterClass(klass *glib.ObjectClass, c Class, specs []*glib.ParamS
 	class.AddPadTemplate(gst.NewPadTemplate("src", gst.PadDirectionSource, gst.PadPresenceAlways, caps))
 	class.InstallProperties(specs)
 	gstvideo.InstallTransformIP(klass)
+	gstvideo.InstallSignalGuard(klass)
 }
