@@ -256,17 +256,22 @@ func (l *Letterbox) packed(src *frame.Frame, b, g, r []float32) {
 // the compiler spills. Rows and columns that land exactly on source samples
 // skip the blend, which is the whole frame at 1:1 scale (1280x720 into a
 // 1280x736 input).
+//
+// The explicit float32 conversions here and in convertRow keep the compiler
+// from fusing a multiply and an add (Go may, and does on amd64 with
+// GOAMD64=v3 and on arm64): the vector kernels round each product, and
+// their results must stay bit-identical to these.
 func sampleRow(dst []float32, r0, r1 []byte, xs []tap, xExact bool, ty tap, vs, bias float32) {
 	dst = dst[:len(xs)]
 	switch {
 	case ty.w1 == 0 && xExact:
 		for i, t := range xs {
-			dst[i] = float32(r0[t.i0])*vs + bias
+			dst[i] = float32(float32(r0[t.i0])*vs) + bias
 		}
 	case ty.w1 == 0:
 		k := vs / one
 		for i, t := range xs {
-			dst[i] = float32(int(r0[t.i0])*int(t.w0)+int(r0[t.i1])*int(t.w1))*k + bias
+			dst[i] = float32(float32(int(r0[t.i0])*int(t.w0)+int(r0[t.i1])*int(t.w1))*k) + bias
 		}
 	default:
 		k := vs * norm
@@ -275,7 +280,7 @@ func sampleRow(dst []float32, r0, r1 []byte, xs []tap, xExact bool, ty tap, vs, 
 		for i, t := range xs {
 			p, q := int(t.i0), int(t.i1)
 			wx0, wx1 := int(t.w0), int(t.w1)
-			dst[i] = float32((int(r0[p])*wx0+int(r0[q])*wx1)*wy0+(int(r1[p])*wx0+int(r1[q])*wx1)*wy1)*k + bias
+			dst[i] = float32(float32((int(r0[p])*wx0+int(r0[q])*wx1)*wy0+(int(r1[p])*wx0+int(r1[q])*wx1)*wy1)*k) + bias
 		}
 	}
 }
@@ -370,10 +375,10 @@ func convertRow(db, dg, dr []float32, u0, u1, v0, v1 []byte, xs []tap, cy tap, c
 		wx0, wx1 := int(t.w0), int(t.w1)
 		uv := float32((int(u0[p])*wx0+int(u0[q])*wx1)*wy0+(int(u1[p])*wx0+int(u1[q])*wx1)*wy1) * k
 		vv := float32((int(v0[p])*wx0+int(v0[q])*wx1)*wy0+(int(v1[p])*wx0+int(v1[q])*wx1)*wy1) * k
-		yy := ky * db[i]
-		db[i] = clampTo(yy+bu*uv+kb, hi)*gB + bB
-		dg[i] = clampTo(yy+gu*uv+gv*vv+kg, hi)*gG + bG
-		dr[i] = clampTo(yy+rv*vv+kr, hi)*gR + bR
+		yy := float32(ky * db[i])
+		db[i] = float32(clampTo(yy+float32(bu*uv)+kb, hi)*gB) + bB
+		dg[i] = float32(clampTo(yy+float32(gu*uv)+float32(gv*vv)+kg, hi)*gG) + bG
+		dr[i] = float32(clampTo(yy+float32(rv*vv)+kr, hi)*gR) + bR
 	}
 }
 

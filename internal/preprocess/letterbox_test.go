@@ -508,10 +508,10 @@ func TestConvertRowBits(t *testing.T) {
 				sampleRow(wr, v0, v1, xs, exact(xs), cy, 1, 0)
 				for i, yv := range wb {
 					uv, vv := wg[i], wr[i]
-					yy := c.ky * yv
-					wb[i] = clampTo(yy+c.bu*uv+c.kb, 255)*c.gain[0] + c.bias[0]
-					wg[i] = clampTo(yy+c.gu*uv+c.gv*vv+c.kg, 255)*c.gain[1] + c.bias[1]
-					wr[i] = clampTo(yy+c.rv*vv+c.kr, 255)*c.gain[2] + c.bias[2]
+					yy := float32(c.ky * yv) // conversions: no fused multiply-add (see sampleRow)
+					wb[i] = float32(clampTo(yy+float32(c.bu*uv)+c.kb, 255)*c.gain[0]) + c.bias[0]
+					wg[i] = float32(clampTo(yy+float32(c.gu*uv)+float32(c.gv*vv)+c.kg, 255)*c.gain[1]) + c.bias[1]
+					wr[i] = float32(clampTo(yy+float32(c.rv*vv)+c.kr, 255)*c.gain[2]) + c.bias[2]
 				}
 				gb, gg, gr := append([]float32(nil), y...), make([]float32, n), make([]float32, n)
 				convertRow(gb, gg, gr, u0, u1, v0, v1, xs, cy, &c)
