@@ -72,6 +72,7 @@ type Letterbox struct {
 	cxs, cys   []tap // chroma planes (YUV only)
 	xExact     bool  // every xs tap has zero weight on its second sample
 	cxExact    bool  // the same for cxs
+	vx, vcx    vtaps // xs and cxs for the vector row kernels (YUV only, haveVec only)
 }
 
 // NewLetterbox makes a Letterbox producing dstW x dstH model inputs.
@@ -179,6 +180,9 @@ func (l *Letterbox) plan(w, h int, f frame.Format) {
 	if f.Packed() {
 		return
 	}
+	if haveVec {
+		l.vx.build(l.xs, w, 1)
+	}
 	// Chroma is sited as GStreamer assumes for HD and H.264 (MPEG-2 style):
 	// horizontally co-sited with even luma columns, vertically between rows.
 	unit = 1
@@ -188,6 +192,132 @@ func (l *Letterbox) plan(w, h int, f frame.Format) {
 	l.cxs = makeTaps(l.cxs, l.tr.Width, (w+1)/2, rx/2, -0.25, unit)
 	l.cys = makeTaps(l.cys, l.tr.Height, (h+1)/2, ry/2, -0.5, 1)
 	l.cxExact = exact(l.cxs)
+	if haveVec {
+		l.vcx.build(l.cxs, (w+1)/2*unit, unit)
+	}
+}
+
+// vtaps is a tap table as the vector row kernels read it, for the leading
+// taps that the kernels may take, in one of two layouts:
+//
+//   - gather: idx holds each tap's i0; a lane loads the 4 bytes at i0 and
+//     uses the sample there and the one unit further, so a tap qualifies
+//     when those 4 bytes lie inside the row and its second sample is i0+unit
+//     or has weight zero (right-edge taps, where i1 == i0);
+//   - window (unit 1 only): each group of 4 taps reads one 16-byte window of
+//     the row starting at its base entry, and idx holds each tap's VPSHUFB
+//     control bytes (its samples' offsets in the window), so a group
+//     qualifies when its samples span at most 16 bytes. No gathers, about
+//     twice as fast, and it fits downscales up to ~4.6x (1080p into 416).
+type vtaps struct {
+	idx    []int32 // gather: i0; window: control bytes o0, 0x80, o1, 0x80
+	w      []int32 // w0 in the low 16 bits, w1 in the high 16 (both <= one < 1<<15)
+	base   []int32 // window: per 8 taps, the start of the windows of taps 0-3 and 4-7
+	window bool    // the layout is window's
+	n      int     // taps [0,n) go to the kernels; a multiple of vecWidth
+	rowLen int     // bytes the kernels' rows must hold
+}
+
+// vecWidth is the number of outputs a vector kernel produces per step.
+const vecWidth = 8
+
+// build lays xs out for rows of rowLen bytes, in the window layout when it
+// covers at least as many taps as the gather one.
+func (v *vtaps) build(xs []tap, rowLen, unit int) {
+	if unit == 1 && v.windows(xs, rowLen) >= gatherable(xs, rowLen, unit) && v.n > 0 {
+		return
+	}
+	v.gather(xs, rowLen, unit)
+}
+
+// gatherable is the number of taps the gather layout would take.
+func gatherable(xs []tap, rowLen, unit int) int {
+	n := 0
+	for _, t := range xs {
+		if int(t.i0)+4 > rowLen || (int(t.i1) != int(t.i0)+unit && t.w1 != 0) {
+			break
+		}
+		n++
+	}
+	return n / vecWidth * vecWidth
+}
+
+// gather lays xs out for the gather kernels and returns v.n.
+func (v *vtaps) gather(xs []tap, rowLen, unit int) int {
+	n := gatherable(xs, rowLen, unit)
+	v.idx, v.w, v.base = v.idx[:0], v.w[:0], v.base[:0]
+	for _, t := range xs[:n] {
+		v.idx = append(v.idx, t.i0)
+		v.w = append(v.w, t.w0|t.w1<<16)
+	}
+	v.window, v.n, v.rowLen = false, n, rowLen
+	return n
+}
+
+// windows lays xs (unit 1) out for the window kernels and returns v.n.
+// A window starts at the group's first sample, or earlier where that would
+// run past the row's end.
+func (v *vtaps) windows(xs []tap, rowLen int) int {
+	v.idx, v.w, v.base = v.idx[:0], v.w[:0], v.base[:0]
+	v.window, v.n, v.rowLen = true, 0, rowLen
+	if rowLen < 16 {
+		return 0
+	}
+groups:
+	for g := 0; g+4 <= len(xs) && (g%vecWidth != 0 || g+vecWidth <= len(xs)); g += 4 {
+		lo, hi := math.MaxInt32, 0
+		for _, t := range xs[g : g+4] {
+			lo, hi = min(lo, int(t.i0)), max(hi, int(t.i0))
+			if t.w1 != 0 {
+				lo, hi = min(lo, int(t.i1)), max(hi, int(t.i1))
+			}
+		}
+		b := min(lo, rowLen-16)
+		if hi-b > 15 {
+			if g%vecWidth != 0 { // drop the half group already laid out
+				v.idx, v.w, v.base = v.idx[:g-4], v.w[:g-4], v.base[:len(v.base)-1]
+			}
+			break groups
+		}
+		v.base = append(v.base, int32(b))
+		for _, t := range xs[g : g+4] {
+			o1 := uint32(0x80)
+			if t.w1 != 0 {
+				o1 = uint32(int(t.i1) - b)
+			}
+			v.idx = append(v.idx, int32(uint32(int(t.i0)-b)|0x80<<8|o1<<16|0x80<<24))
+			v.w = append(v.w, t.w0|t.w1<<16)
+		}
+	}
+	v.n = len(v.idx)
+	return v.n
+}
+
+// lumaRow is sampleRow for a Y row (gain 1, bias 0), with the vector kernel
+// taking the taps it can when the row blends two source rows.
+func lumaRow(dst []float32, r0, r1 []byte, xs []tap, xExact bool, vx *vtaps, ty tap) {
+	const vs, bias = 1, 0
+	n := 0
+	if haveVec && ty.w1 != 0 && vx.n > 0 {
+		n = vx.n
+		lumaRowVec(dst[:n], r0[:vx.rowLen], r1[:vx.rowLen], vx, ty, vs*norm, bias)
+	}
+	sampleRow(dst[n:], r0, r1, xs[n:], xExact, ty, vs, bias)
+}
+
+// chromaRow is convertRow with the vector kernel taking the taps it can.
+// For NV12, u0 and u1 are the interleaved rows and v0, v1 the same one byte on.
+func chromaRow(db, dg, dr []float32, u0, u1, v0, v1 []byte, xs []tap, vx *vtaps, cy tap, c *yuvConv, nv12 bool) {
+	n := 0
+	if haveVec && vx.n > 0 {
+		n = vx.n
+		if nv12 {
+			chromaRowVecNV12(db[:n], dg[:n], dr[:n], u0[:vx.rowLen], u1[:vx.rowLen], vx, cy, c)
+		} else {
+			chromaRowVec(db[:n], dg[:n], dr[:n], u0[:vx.rowLen], u1[:vx.rowLen], v0[:vx.rowLen], v1[:vx.rowLen], vx, cy, c)
+		}
+	}
+	convertRow(db[n:], dg[n:], dr[n:], u0, u1, v0, v1, xs[n:], cy, c)
 }
 
 // exact reports whether every tap puts all weight on its first sample.
@@ -345,8 +475,8 @@ func (l *Letterbox) yuv(src *frame.Frame, b, g, r []float32, nv12 bool) {
 		o := (y+l.tr.OffY)*l.dstW + l.tr.OffX
 		// Y lands in the B row, 0..255, and is converted with U and V.
 		db, dg, dr := b[o:o+nw], g[o:o+nw], r[o:o+nw]
-		sampleRow(db, data[a0:a0+w], data[a1:a1+w], l.xs, l.xExact, ty, 1, 0)
-		convertRow(db, dg, dr, u0, u1, v0, v1, l.cxs, cy, &c)
+		lumaRow(db, data[a0:a0+w], data[a1:a1+w], l.xs, l.xExact, &l.vx, ty)
+		chromaRow(db, dg, dr, u0, u1, v0, v1, l.cxs, &l.vcx, cy, &c, nv12)
 		l.padSides(b, g, r, o)
 	}
 }
