@@ -208,9 +208,12 @@ func (l *Letterbox) plan(w, h int, f frame.Format) {
 //     the row starting at its base entry, and idx holds each tap's VPSHUFB
 //     control bytes (its samples' offsets in the window), so a group
 //     qualifies when its samples span at most 16 bytes. No gathers, about
-//     twice as fast, and it fits downscales up to ~4.6x (1080p into 416).
+//     twice as fast, and it fits downscales up to ~4.6x (1080p into 416);
+//   - window for NV12's interleaved chroma (unit 2): the same with two
+//     16-byte windows per group and row (32 bytes, again ~4.6x), and per
+//     tap four control words, U and V from each window (windows2).
 type vtaps struct {
-	idx    []int32 // gather: i0; window: control bytes o0, 0x80, o1, 0x80
+	idx    []int32 // gather: i0; window: control bytes o0, 0x80, o1, 0x80 (unit 2: see windows2)
 	w      []int32 // w0 in the low 16 bits, w1 in the high 16 (both <= one < 1<<15)
 	base   []int32 // window: per 8 taps, the start of the windows of taps 0-3 and 4-7
 	window bool    // the layout is window's
@@ -224,7 +227,10 @@ const vecWidth = 8
 // build lays xs out for rows of rowLen bytes, in the window layout when it
 // covers at least as many taps as the gather one.
 func (v *vtaps) build(xs []tap, rowLen, unit int) {
-	if unit == 1 && v.windows(xs, rowLen) >= gatherable(xs, rowLen, unit) && v.n > 0 {
+	switch {
+	case unit == 1 && v.windows(xs, rowLen) >= gatherable(xs, rowLen, unit) && v.n > 0:
+		return
+	case unit == 2 && v.windows2(xs, rowLen) >= gatherable(xs, rowLen, unit) && v.n > 0:
 		return
 	}
 	v.gather(xs, rowLen, unit)
@@ -566,4 +572,73 @@ func (l *Letterbox) padRows(b, g, r []float32) {
 	for o := (l.tr.OffY + l.tr.Height) * l.dstW; o < len(b); o += l.dstW {
 		fill(o)
 	}
+}
+
+// windows2 lays NV12 chroma taps (unit 2: U at i0 and i1, V one byte on)
+// out for the two-window kernel and returns v.n. Each group of 4 taps reads
+// 32 bytes per row from its base entry, as two 16-byte windows A and B;
+// idx holds, per 8 taps, 8 control words for U from A, then U from B, V
+// from A and V from B (0x80, a zero, where the byte is in the other window).
+func (v *vtaps) windows2(xs []tap, rowLen int) int {
+	v.idx, v.w, v.base = v.idx[:0], v.w[:0], v.base[:0]
+	v.window, v.n, v.rowLen = true, 0, rowLen
+	if rowLen < 32 {
+		return 0
+	}
+	var ctl [4][vecWidth]int32 // UA, UB, VA, VB of the group of 8
+	for g := 0; g+vecWidth <= len(xs); g += vecWidth {
+		var base [2]int32
+		fits := true
+		for h := range 2 {
+			grp := xs[g+4*h : g+4*h+4]
+			lo, hi := math.MaxInt32, 0
+			for _, t := range grp {
+				lo, hi = min(lo, int(t.i0)), max(hi, int(t.i0)+1)
+				if t.w1 != 0 {
+					lo, hi = min(lo, int(t.i1)), max(hi, int(t.i1)+1)
+				}
+			}
+			b := min(lo, rowLen-32)
+			if hi-b > 31 {
+				fits = false
+				break
+			}
+			base[h] = int32(b)
+			for k, t := range grp {
+				// Offsets in the 32 bytes of U at i0 and i1 (-1: zero weight).
+				o0, o1 := int(t.i0)-b, -1
+				if t.w1 != 0 {
+					o1 = int(t.i1) - b
+				}
+				for c, d := range [2]int{0, 1} { // U, V
+					var a, bb uint32
+					for j, o := range [2]int{o0, o1} {
+						ca, cb := uint32(0x80), uint32(0x80)
+						switch {
+						case o < 0:
+						case o+d < 16:
+							ca = uint32(o + d)
+						default:
+							cb = uint32(o + d - 16)
+						}
+						a |= ca<<(16*j) | 0x80<<(16*j+8)
+						bb |= cb<<(16*j) | 0x80<<(16*j+8)
+					}
+					ctl[2*c][4*h+k], ctl[2*c+1][4*h+k] = int32(a), int32(bb)
+				}
+			}
+		}
+		if !fits {
+			break
+		}
+		v.base = append(v.base, base[:]...)
+		for _, c := range ctl {
+			v.idx = append(v.idx, c[:]...)
+		}
+		for _, t := range xs[g : g+vecWidth] {
+			v.w = append(v.w, t.w0|t.w1<<16)
+		}
+	}
+	v.n = len(v.w)
+	return v.n
 }

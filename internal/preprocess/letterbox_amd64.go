@@ -37,6 +37,9 @@ func lumaRowWinAVX2(dst []float32, r0, r1 []byte, ctrl, w, base []int32, wy0, wy
 //go:noescape
 func chromaRowWinAVX2(db, dg, dr []float32, u0, u1, v0, v1 []byte, ctrl, w, base []int32, wy0, wy1 float64, c *yuvConv)
 
+//go:noescape
+func chromaRowNV12WinAVX2(db, dg, dr []float32, u0, u1 []byte, ctrl, w, base []int32, wy0, wy1 float64, c *yuvConv)
+
 // lumaRowVec runs the luma kernel on the first len(dst) taps of v (a
 // multiple of 8, at most v.n); the rows must be v.rowLen long (the taps were
 // checked against that length).
@@ -64,5 +67,9 @@ func chromaRowVec(db, dg, dr []float32, u0, u1, v0, v1 []byte, v *vtaps, cy tap,
 func chromaRowVecNV12(db, dg, dr []float32, u0, u1 []byte, v *vtaps, cy tap, c *yuvConv) {
 	n := len(db)
 	m := v.rowLen
+	if v.window {
+		chromaRowNV12WinAVX2(db, dg[:n], dr[:n], u0[:m], u1[:m], v.idx[:4*n], v.w[:n], v.base[:n/4], float64(cy.w0), float64(cy.w1), c)
+		return
+	}
 	chromaRowNV12AVX2(db, dg[:n], dr[:n], u0[:m], u1[:m], v.idx[:n], v.w[:n], float64(cy.w0), float64(cy.w1), c)
 }

@@ -385,3 +385,69 @@ chromaWinLoop:
 chromaWinDone:
 	VZEROUPPER
 	RET
+
+// WINDOWS2 loads, for the 8 outputs at AX, row bytes [b0, b0+16) and
+// [b1, b1+16) into the lanes of a, and the 16 bytes after each into b.
+#define WINDOWS2(row, a, xa, b, xb) \
+	VMOVDQU     (row)(CX*1), xa; \
+	VINSERTI128 $1, (row)(BX*1), a, a; \
+	VMOVDQU     16(row)(CX*1), xb; \
+	VINSERTI128 $1, 16(row)(BX*1), b, b
+
+// func chromaRowNV12WinAVX2(db, dg, dr []float32, u0, u1 []byte, ctrl, w, base []int32, wy0, wy1 float64, c *yuvConv)
+TEXT ·chromaRowNV12WinAVX2(SB), NOSPLIT, $480-216
+	MOVQ         db_base+0(FP), DI
+	MOVQ         u0_base+72(FP), SI
+	MOVQ         u1_base+96(FP), DX
+	MOVQ         ctrl_base+120(FP), R8
+	MOVQ         w_base+144(FP), R9
+	MOVQ         base_base+168(FP), R10
+	VBROADCASTSD wy0+192(FP), Y12
+	VBROADCASTSD wy1+200(FP), Y13
+	MOVQ         c+208(FP), BX
+	SETUP
+	XORQ         AX, AX
+	CMPQ         AX, db_len+8(FP)
+	JGE          nv12WinDone
+
+nv12WinLoop:
+	MOVLQSX  (R10)(AX*1), CX
+	MOVLQSX  4(R10)(AX*1), BX
+	VMOVDQU  (R9)(AX*4), Y3
+	WINDOWS2(SI, Y1, X1, Y2, X2)              // row 0
+	WINDOWS2(DX, Y5, X5, Y6, X6)              // row 1
+	VMOVDQU  32(R8), Y0
+	VPSHUFB  (R8), Y1, Y7                     // U, row 0
+	VPSHUFB  Y0, Y2, Y4
+	VPOR     Y4, Y7, Y7
+	VPSHUFB  (R8), Y5, Y8                     // U, row 1
+	VPSHUFB  Y0, Y6, Y4
+	VPOR     Y4, Y8, Y8
+	VPMADDWD Y3, Y7, Y7
+	VPMADDWD Y3, Y8, Y8
+	BLEND(Y7, X7, Y8, X8, Y0, X0, Y9, X9, Y4)
+	VMULPS   K_NORM, Y4, Y4                   // U
+	VMOVDQU  96(R8), Y0
+	VPSHUFB  64(R8), Y1, Y1                   // V, row 0
+	VPSHUFB  Y0, Y2, Y2
+	VPOR     Y2, Y1, Y1
+	VPSHUFB  64(R8), Y5, Y5                   // V, row 1
+	VPSHUFB  Y0, Y6, Y6
+	VPOR     Y6, Y5, Y5
+	VPMADDWD Y3, Y1, Y1
+	VPMADDWD Y3, Y5, Y5
+	BLEND(Y1, X1, Y5, X5, Y0, X0, Y7, X7, Y9)
+	VMULPS   K_NORM, Y9, Y9                   // V
+	CONV_B
+	MOVQ     dg_base+24(FP), R11
+	CONV_G(R11)
+	MOVQ     dr_base+48(FP), R11
+	CONV_R(R11)
+	ADDQ     $128, R8
+	ADDQ     $8, AX
+	CMPQ     AX, db_len+8(FP)
+	JLT      nv12WinLoop
+
+nv12WinDone:
+	VZEROUPPER
+	RET

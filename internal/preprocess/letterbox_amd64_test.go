@@ -58,7 +58,7 @@ func randRowTap(rng *rand.Rand, blend bool) tap {
 }
 
 // layouts lays a tap table out for the vector kernels each way it can:
-// gather and (unit 1) window, whichever covers taps.
+// gather and window (windows2 for unit 2), whichever covers taps.
 func layouts(xs []tap, rowLen, unit int) []*vtaps {
 	var out []*vtaps
 	g := new(vtaps)
@@ -66,6 +66,9 @@ func layouts(xs []tap, rowLen, unit int) []*vtaps {
 		out = append(out, g)
 	}
 	if w := new(vtaps); unit == 1 && w.windows(xs, rowLen) > 0 {
+		out = append(out, w)
+	}
+	if w := new(vtaps); unit == 2 && w.windows2(xs, rowLen) > 0 {
 		out = append(out, w)
 	}
 	return out
@@ -90,7 +93,7 @@ func TestVecKernelsBits(t *testing.T) {
 		t.Skip("no AVX2")
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
-	var vecRan [2]int // outputs from the gather and the window kernels
+	vecRan := map[string]int{} // outputs from each kind of kernel
 	for iter := range 3000 {
 		srcN := 1 + rng.IntN(300)
 		if iter%10 == 0 {
@@ -106,7 +109,7 @@ func TestVecKernelsBits(t *testing.T) {
 			r0, r1 := junk(rng, srcN), junk(rng, srcN)
 			ty := randRowTap(rng, true)
 			for _, vx := range layouts(xs, srcN, 1) {
-				vecRan[b2i(vx.window)] += vx.n
+				vecRan[fmt.Sprintf("luma window=%v", vx.window)] += vx.n
 				want, got := nanTensor(n), nanTensor(n)
 				sampleRow(want, r0, r1, xs, exact(xs), ty, 1, 0)
 				lumaRow(got, r0, r1, xs, exact(xs), vx, ty)
@@ -151,7 +154,7 @@ func TestVecKernelsBits(t *testing.T) {
 			wb, wg, wr := append([]float32(nil), y...), nanTensor(n), nanTensor(n)
 			convertRow(wb, wg, wr, u0, u1, v0, v1, xs, cy, &c)
 			for _, vx := range layouts(xs, srcN*unit, unit) {
-				vecRan[b2i(vx.window)] += vx.n
+				vecRan[fmt.Sprintf("chroma nv12=%v window=%v", nv12, vx.window)] += vx.n
 				gb, gg, gr := append([]float32(nil), y...), nanTensor(n), nanTensor(n)
 				chromaRow(gb, gg, gr, u0, u1, v0, v1, xs, vx, cy, &c, nv12)
 				what := fmt.Sprintf("chroma nv12=%v %d->%d window=%v cy %v", nv12, srcN, n, vx.window, cy)
@@ -161,17 +164,10 @@ func TestVecKernelsBits(t *testing.T) {
 			}
 		}
 	}
-	if vecRan[0] == 0 || vecRan[1] == 0 {
-		t.Fatalf("outputs from the gather and window kernels: %v", vecRan)
+	if len(vecRan) != 6 {
+		t.Fatalf("not every kernel ran: %v", vecRan)
 	}
-	t.Logf("outputs from the gather and window kernels: %v", vecRan)
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	t.Logf("outputs per kernel: %v", vecRan)
 }
 
 // TestVecLetterboxBits letterboxes YUV frames with and without the vector
@@ -237,5 +233,34 @@ func BenchmarkVecKernels(b *testing.B) {
 				chromaRow(db, dg, dr, u0, u1, v0, v1, cxs, &vcx, ty, &c, false)
 			}
 		})
+	}
+}
+
+// TestVecClampNegZero: clampTo keeps -0, and so must the kernels' clamp
+// (VMAXPS returns its second operand for -0 vs 0). With every coefficient
+// and bias -0, each colour is -0 in the Go code.
+func TestVecClampNegZero(t *testing.T) {
+	if !haveVec {
+		t.Skip("no AVX2")
+	}
+	nz := float32(math.Copysign(0, -1))
+	c := yuvConv{ky: nz, rv: nz, gu: nz, gv: nz, bu: nz, kr: nz, kg: nz, kb: nz,
+		gain: [3]float32{1, 1, 1}, bias: [3]float32{nz, nz, nz}}
+	n := 64
+	xs := makeTaps(nil, n, 100, 100.0/float64(n), -0.5, 1)
+	rng := rand.New(rand.NewPCG(1, 2))
+	u0, u1, v0, v1 := junk(rng, 100), junk(rng, 100), junk(rng, 100), junk(rng, 100)
+	cy := tap{w0: one}
+	wb, wg, wr := make([]float32, n), make([]float32, n), make([]float32, n)
+	convertRow(wb, wg, wr, u0, u1, v0, v1, xs, cy, &c)
+	if math.Float32bits(wg[0]) != math.Float32bits(nz) {
+		t.Fatalf("the Go kernel gave %v, not -0", wg[0])
+	}
+	for _, vx := range layouts(xs, 100, 1) {
+		gb, gg, gr := make([]float32, n), make([]float32, n), make([]float32, n)
+		chromaRow(gb, gg, gr, u0, u1, v0, v1, xs, vx, cy, &c, false)
+		sameBits(t, fmt.Sprintf("window=%v B", vx.window), gb, wb)
+		sameBits(t, fmt.Sprintf("window=%v G", vx.window), gg, wg)
+		sameBits(t, fmt.Sprintf("window=%v R", vx.window), gr, wr)
 	}
 }
