@@ -59,7 +59,7 @@ type plan struct {
 func planFor(quick bool) plan {
 	if quick {
 		return plan{
-			rawCloudRuns: 3, ratioRounds: 2, ratioFrames: 12, stageRuns: 8, trackReps: 1,
+			rawCloudRuns: 3, ratioRounds: 5, ratioFrames: 12, stageRuns: 8, trackReps: 1,
 			pipeFrames: 110, pipeSkip: 10, pipeAlloc: [2]int{65, 105},
 			fuseTime: 100 * time.Millisecond, workerReqs: 4, engineFrames: 120, engineCut: 50,
 		}
