@@ -248,12 +248,15 @@ func TestLinkShapedAndCut(t *testing.T) {
 	seq := seqPrefix(t, frames)
 
 	// Uplink and round trips at each rate: the same frames, a request every
-	// 5th frame, the run as fast as the machine goes.
+	// 5th frame, played at the sequence's 25 fps (--realtime) so that the
+	// run lasts as long as the footage (3.6 s) on any machine: played as fast
+	// as a fast machine goes, it could end before the first 181 KB request
+	// had crossed the 2 Mbit/s link (0.7 s).
 	for _, rate := range []string{"2mbit", "10mbit"} {
 		l.shape(t, rate)
 		before := l.txBytes(t)
 		t0 := time.Now()
-		out, err := exec.Command("ip", "netns", "exec", l.edgeNS, cli, "run", "--input", seq, "--output", "none",
+		out, err := exec.Command("ip", "netns", "exec", l.edgeNS, cli, "run", "--input", seq, "--output", "none", "--realtime",
 			"--nats", url, "--cloud-interval", "5", "--change-threshold", "0", "--quiet").CombinedOutput()
 		el := time.Since(t0)
 		if err != nil {

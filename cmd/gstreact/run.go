@@ -44,6 +44,7 @@ func runRunTo(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.Encoder.Encoder, "encoder", "x264enc", "H.264 encoder for file and RTSP output: x264enc or openh264enc")
 	fs.IntVar(&o.Encoder.Bitrate, "bitrate", 0, "H.264 bitrate in kbit/s, file and RTSP output (default: encoder's)")
 	fs.IntVar(&o.TestFrames, "test-frames", 300, "frames produced by --input test")
+	fs.BoolVar(&o.RealTime, "realtime", false, "play a file, image folder or --input test at its frame rate, as a camera would deliver it (default: as fast as the machine goes)")
 	fs.StringVar(&o.NATS, "nats", "", "NATS server of the cloud workers, e.g. nats://cloud:4222 (default: start an embedded server and an in-process worker, shared by all inputs)")
 	fs.BoolVar(&o.NoCloud, "no-cloud", false, "edge only: detector and tracker, no cloud offload")
 	fs.IntVar(&o.CloudInterval, "cloud-interval", 0, "send every Nth frame to the cloud, REACT's m (default 30); with --policy adaptive the base interval the policy spends from (default: from the budgets)")

@@ -46,6 +46,11 @@ type Options struct {
 	Encoder       launch.EncoderOptions
 	// TestFrames is the length of the "test" input (videotestsrc).
 	TestFrames int
+	// RealTime plays a file, image folder or test input at its frame rate,
+	// as a camera delivers frames, instead of as fast as the machine goes
+	// (which is slower than real time where the machine cannot keep up).
+	// Live inputs arrive in real time already.
+	RealTime bool
 
 	// NoCloud runs edge-only: reactdetect and reacttrack, no reactcloud.
 	NoCloud bool
@@ -253,8 +258,13 @@ func Description(o Options) (string, launch.Input, launch.Output, error) {
 		stages = append(stages, pub)
 	}
 	src := in.Source(o.TestFrames)
-	if reconnecting(o, in) {
+	switch {
+	case reconnecting(o, in):
 		src = launch.FeedSource(sourceName)
+	case o.RealTime && !in.Reconnects():
+		// Synchronised to the clock where frames leave the source: the
+		// analysis behind it then sees them as a camera would hand them over.
+		src += " ! " + RealTimePacer
 	}
 	// A queue puts decoding (and any conversion) on a thread of its own, so
 	// it runs on another core beside the analysis. A reconnecting input's
@@ -267,6 +277,10 @@ func Description(o Options) (string, launch.Input, launch.Output, error) {
 		src, queue, strings.Join(stages, " ! "), out.Sink)
 	return desc, in, out, nil
 }
+
+// RealTimePacer holds each frame of a file or test input until its
+// timestamp on the pipeline clock (Options.RealTime).
+const RealTimePacer = "identity name=realtime sync=true"
 
 // AnalysisQueue is the queue between decoding and reactdetect. Up to 8
 // frames (and 10 MB, GStreamer's default: 3 frames of 1080p) let the

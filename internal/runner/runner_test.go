@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gst-react/gst-react/internal/runner"
 	"github.com/gst-react/gst-react/internal/testassets"
@@ -31,6 +32,11 @@ func TestRunWritesOverlaidMP4(t *testing.T) {
 	if sum.Cloud == nil || sum.BySource[1] == 0 {
 		t.Fatalf("no cloud status or no tracked boxes: %+v", sum)
 	}
+	// The summary's cloud figures are reactcloud's final status, posted when
+	// it stops: 8 frames end before any periodic one.
+	if why, _ := sum.Cloud["why"].(string); why != "final" {
+		t.Fatalf("summary cloud status is %q, want the final one: %v", why, sum.Cloud)
+	}
 	// MOT17-04 is a crowd of pedestrians: most objects followed are people,
 	// and no more objects than boxes were seen.
 	total := 0
@@ -51,6 +57,25 @@ func TestRunWritesOverlaidMP4(t *testing.T) {
 	cmd := exec.Command("gst-launch-1.0", "-q", "filesrc", "location="+out, "!", "qtdemux", "!", "h264parse", "!", "avdec_h264", "!", "fakesink")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("output does not decode: %v\n%s", err, b)
+	}
+}
+
+// --realtime plays a file input at its frame rate: 30 frames at 30 fps take
+// at least 29 frame intervals whatever the machine's speed (unpaced, this
+// edge-only run took 0.5 s on a 2-core machine).
+func TestRunRealTimePlaysAtFrameRate(t *testing.T) {
+	const frames, fps = 30, 30
+	o := runner.Options{Input: "test", TestFrames: frames, NoCloud: true, RealTime: true, Threshold: -1, NMSThreshold: -1}
+	desc, _, _, err := runner.Description(o)
+	if err != nil || !strings.Contains(desc, runner.RealTimePacer) {
+		t.Fatalf("description %q (%v) lacks the pacer", desc, err)
+	}
+	sum, err := runner.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Duration(frames-1) * time.Second / fps; sum.Frames != frames || sum.Elapsed < want {
+		t.Fatalf("%d frames in %v, want %d in at least %v", sum.Frames, sum.Elapsed, frames, want)
 	}
 }
 

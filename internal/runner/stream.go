@@ -359,29 +359,34 @@ func (s *stream) loop(ctx context.Context) error {
 			gerr := msg.ParseError()
 			return fmt.Errorf("%s: %s\n  (%s)", msg.Source(), gerr.Error(), gerr.DebugString())
 		case gst.MessageElement:
-			st := msg.GetStructure()
-			if st == nil {
-				continue
-			}
-			switch st.Name() {
-			case "reactcloud-status":
-				v := st.Values()
-				s.mu.Lock()
-				s.cloud = v
-				s.mu.Unlock()
-			case "reactcloud-reply":
-				if s.o.CloudReply != nil {
-					v := st.Values()
-					rtt := time.Duration(FieldNumber(v["rtt-ms"]) * float64(time.Millisecond))
-					s.o.CloudReply(s.id, uint64(FieldNumber(v["frame"])), rtt)
-				}
-			case inputMessage:
-				s.onInputMessage(st.Values())
-			}
+			s.onElementMessage(msg)
 		case gst.MessageWarning:
 			w := msg.ParseWarning()
 			s.board.printf("%swarning from %s: %s", s.prefix, msg.Source(), w.Error())
 		}
+	}
+}
+
+// onElementMessage takes in the elements' status and events.
+func (s *stream) onElementMessage(msg *gst.Message) {
+	st := msg.GetStructure()
+	if st == nil {
+		return
+	}
+	switch st.Name() {
+	case "reactcloud-status":
+		v := st.Values()
+		s.mu.Lock()
+		s.cloud = v
+		s.mu.Unlock()
+	case "reactcloud-reply":
+		if s.o.CloudReply != nil {
+			v := st.Values()
+			rtt := time.Duration(FieldNumber(v["rtt-ms"]) * float64(time.Millisecond))
+			s.o.CloudReply(s.id, uint64(FieldNumber(v["frame"])), rtt)
+		}
+	case inputMessage:
+		s.onInputMessage(st.Values())
 	}
 }
 
@@ -408,11 +413,25 @@ func (s *stream) onInputMessage(v map[string]interface{}) {
 	}
 }
 
+// finish ends the stream's run. It stops the elements (READY) and reads
+// what they post on the way: reactcloud's final status counts the replies
+// that came after its last periodic one, which the summary would otherwise
+// miss (a run shorter than the status period reported no cloud at all).
+// READY, not NULL: a pipeline going to NULL flushes its bus.
 func (s *stream) finish() {
 	s.stopRelay()
 	s.mu.Lock()
 	s.elapsed = time.Since(s.start)
 	s.mu.Unlock()
+	if s.p != nil {
+		s.p.SetState(gst.StateReady)
+		bus := s.p.GetPipelineBus()
+		for msg := bus.Pop(); msg != nil; msg = bus.Pop() {
+			if msg.Type() == gst.MessageElement {
+				s.onElementMessage(msg)
+			}
+		}
+	}
 	s.done.Store(true)
 }
 
