@@ -132,6 +132,8 @@ func build(cfg Config, entry *models.Model, sess *onnx.Session) (*Detector, erro
 	}
 	lb := preprocess.NewLetterbox(sess.InputW, sess.InputH)
 	lb.Spec = spec
+	// Only the letterbox writes the session's input tensors.
+	lb.ReusePadding = true
 	return &Detector{sess: sess, lb: lb, dec: dec, Classes: head.NumClasses, Model: entry}, nil
 }
 
