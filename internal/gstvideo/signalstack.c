@@ -19,7 +19,7 @@ GST_DEBUG_CATEGORY_STATIC (react_signals_debug);
 /* Adds SA_ONSTACK to every installed handler that lacks it, leaving the
  * handler, mask and other flags as they are; returns how many it changed.
  * The default and ignore dispositions push no frame and are left alone. */
-gint
+static gint
 react_signals_onstack (GstObject * who)
 {
   static gsize init = 0;
