@@ -17,14 +17,17 @@ import (
 var allocOwners = []struct{ owner, prefix string }{
 	{"reactdetect", "github.com/gst-react/gst-react/elements/reactdetect."},
 	{"reacttrack", "github.com/gst-react/gst-react/elements/reacttrack."},
-	{"reactcloud", "github.com/gst-react/gst-react/elements/reactcloud."},
-	{"reactcloud", "github.com/gst-react/gst-react/internal/offload."}, // its engine's goroutines
+	{"reactcloud", cloudElement},
+	{"reactcloud-requests", "github.com/gst-react/gst-react/internal/offload."}, // its engine's goroutines (see describeStack)
 	{"reactoverlay", "github.com/gst-react/gst-react/elements/reactoverlay."},
 	{"cloudworker", "github.com/gst-react/gst-react/cloudworker."},
 	{"bench", "github.com/gst-react/gst-react/internal/bench."}, // the measurement itself
 	{"nats-server", "github.com/nats-io/nats-server/"},
 	{"nats-client", "github.com/nats-io/nats%2ego."}, // as the runtime spells the package path
 }
+
+// cloudElement prefixes reactcloud's own functions (its streaming thread).
+const cloudElement = "github.com/gst-react/gst-react/elements/reactcloud."
 
 // allocSite is one allocation stack and how many objects it allocated.
 type allocSite struct {
@@ -65,14 +68,22 @@ func allocDiff(before, after map[string]allocSite) (map[string]int64, []allocSit
 }
 
 // describeStack returns the stack's owner and its first frames as text.
+// Offload code is reactcloud's streaming thread when the element's frames
+// are on the stack (the ring store, fusion), and its request goroutines
+// otherwise (JPEG encoding, the NATS request, the reply's fast-forward):
+// those run once per offload or reply, not per frame.
 func describeStack(stack []uintptr) (owner, text string) {
 	lib := ""
+	inCloudElement := false
 	var sb strings.Builder
 	frames := runtime.CallersFrames(stack)
 	for i := 0; ; i++ {
 		f, more := frames.Next()
 		if i < 6 && !strings.HasPrefix(f.Function, "runtime.") {
 			fmt.Fprintf(&sb, "%s:%d ", f.Function[strings.LastIndex(f.Function, "/")+1:], f.Line)
+		}
+		if strings.HasPrefix(f.Function, cloudElement) {
+			inCloudElement = true
 		}
 		for _, o := range allocOwners {
 			if owner == "" && strings.HasPrefix(f.Function, o.prefix) {
@@ -88,6 +99,8 @@ func describeStack(stack []uintptr) (owner, text string) {
 		}
 	}
 	switch {
+	case owner == "reactcloud-requests" && inCloudElement:
+		owner = "reactcloud"
 	case owner != "":
 	case lib != "":
 		owner = lib

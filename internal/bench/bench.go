@@ -204,7 +204,7 @@ var RequiredKeys = []string{
 	"offload_bytes_per_frame", "offload_bytes_per_s", "offload_scene_bytes_per_frame", "offload_scene_bytes_per_s",
 	"offload_scene_vs_plain_ratio",
 	"allocs_detect", "allocs_track", "allocs_cloud", "allocs_overlay", "allocs_per_frame",
-	"pipeline_allocs_per_frame",
+	"allocs_cloud_requests", "pipeline_allocs_per_frame",
 }
 
 // MayBeZero are the RequiredKeys whose value may be 0 or, by measurement
@@ -213,7 +213,7 @@ var RequiredKeys = []string{
 var MayBeZero = map[string]bool{
 	"pipeline_wait_ms": true,
 	"allocs_detect":    true, "allocs_track": true, "allocs_cloud": true, "allocs_overlay": true,
-	"allocs_per_frame": true, "pipeline_allocs_per_frame": true,
+	"allocs_per_frame": true, "allocs_cloud_requests": true, "pipeline_allocs_per_frame": true,
 }
 
 func median(v []float64) float64 {

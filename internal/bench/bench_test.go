@@ -3,9 +3,13 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/gst-react/gst-react/elements/reactcloud"
+	"github.com/gst-react/gst-react/internal/offload"
 )
 
 func TestPingPong(t *testing.T) {
@@ -74,6 +78,26 @@ func TestAllocOwner(t *testing.T) {
 	n := runtime.Callers(1, pc)
 	if owner, text := describeStack(pc[:n]); owner != "bench" || !strings.Contains(text, "TestAllocOwner") {
 		t.Errorf("owner %q, stack %q", owner, text)
+	}
+}
+
+// TestAllocOwnerCloud: offload code counts as reactcloud's streaming thread
+// when the element is on the stack, as its request goroutines otherwise.
+// The stacks are made of function entries (+1, as return addresses are).
+func TestAllocOwnerCloud(t *testing.T) {
+	pc := func(f any) uintptr { return reflect.ValueOf(f).Pointer() + 1 }
+	offloadFn, elementFn := pc(offload.NewCarrier), pc(reactcloud.Register)
+	for _, c := range []struct {
+		stack []uintptr
+		want  string
+	}{
+		{[]uintptr{offloadFn}, "reactcloud-requests"},
+		{[]uintptr{offloadFn, elementFn}, "reactcloud"},
+		{[]uintptr{elementFn}, "reactcloud"},
+	} {
+		if owner, text := describeStack(c.stack); owner != c.want {
+			t.Errorf("stack %q: owner %q, want %q", text, owner, c.want)
+		}
 	}
 }
 

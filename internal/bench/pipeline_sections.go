@@ -210,11 +210,13 @@ func (e *env) pipelineSections(ctx context.Context) error {
 		case "reactdetect":
 			note += fmt.Sprintf(", detection every %d frames", pipeK)
 		case "reactcloud":
-			note += fmt.Sprintf(", with its engine's goroutines and %d-frame offloads", pipeM)
+			note += ", its streaming thread (request goroutines below)"
 		}
 		e.add(7, "allocs_"+strings.TrimPrefix(el, "react"), "allocs "+el, v, "allocs/frame", note)
 	}
-	e.add(7, "allocs_per_frame", "allocs of the four elements", edgeAllocs, "allocs/frame", "sum of the above (target 0)")
+	e.add(7, "allocs_per_frame", "allocs of the four elements", edgeAllocs, "allocs/frame", "sum of the above: the per-frame paths (target 0)")
+	e.add(7, "allocs_cloud_requests", "allocs of reactcloud's requests", per("reactcloud-requests"), "allocs/frame",
+		fmt.Sprintf("%s; its engine's goroutines, once per offload (every %d frames here) and reply: JPEG encoding, the NATS request, the reply's fast-forward", win, pipeM))
 	e.add(7, "pipeline_allocs_per_frame", "allocs of the whole process", float64(res.mallocs)/res.allocFrames, "allocs/frame",
 		fmt.Sprintf("same frames (MemStats); by stack: in-process worker %.1f, NATS server %.1f, NATS client %.1f, other %.1f",
 			per("cloudworker"), per("nats-server"), per("nats-client"), per("other")))
