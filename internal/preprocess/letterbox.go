@@ -479,6 +479,19 @@ func (l *Letterbox) yuv(src *frame.Frame, b, g, r []float32, nv12 bool) {
 	nw := len(l.xs)
 	for y, ty := range l.ys {
 		cy := l.cys[y]
+		if y+prefetchAhead < len(l.ys) {
+			// The inference before this run has pushed the frame out of the
+			// caches, and each output row starts six new source rows.
+			ny, nc := l.ys[y+prefetchAhead], l.cys[y+prefetchAhead]
+			prefetchRow(data[src.Offset[0]+int(ny.i0)*src.Stride[0]:], w)
+			prefetchRow(data[src.Offset[0]+int(ny.i1)*src.Stride[0]:], w)
+			prefetchRow(data[src.Offset[1]+int(nc.i0)*src.Stride[1]:], cLen)
+			prefetchRow(data[src.Offset[1]+int(nc.i1)*src.Stride[1]:], cLen)
+			if !nv12 {
+				prefetchRow(data[src.Offset[2]+int(nc.i0)*src.Stride[2]:], cLen)
+				prefetchRow(data[src.Offset[2]+int(nc.i1)*src.Stride[2]:], cLen)
+			}
+		}
 		a0 := src.Offset[0] + int(ty.i0)*src.Stride[0]
 		a1 := src.Offset[0] + int(ty.i1)*src.Stride[0]
 		c0 := src.Offset[1] + int(cy.i0)*src.Stride[1]
@@ -660,3 +673,8 @@ func (v *vtaps) windows2(xs []tap, rowLen int) int {
 	v.n = len(v.w)
 	return v.n
 }
+
+// prefetchAhead is how many output rows ahead yuv prefetches its source
+// rows. In reactdetect's letterbox (frame evicted by the inference), 2 took
+// 0.05-0.07 ms off 0.45-0.6; 1 to 12 were within 0.01 of each other.
+const prefetchAhead = 2

@@ -73,3 +73,9 @@ func chromaRowVecNV12(db, dg, dr []float32, u0, u1 []byte, v *vtaps, cy tap, c *
 	}
 	chromaRowNV12AVX2(db, dg[:n], dr[:n], u0[:m], u1[:m], v.idx[:n], v.w[:n], float64(cy.w0), float64(cy.w1), c)
 }
+
+// prefetchRow asks the CPU to bring the first n bytes of row into the caches.
+func prefetchRow(row []byte, n int) { prefetchLines(&row[0], min(n, len(row))) }
+
+//go:noescape
+func prefetchLines(p *byte, n int)

@@ -451,3 +451,17 @@ nv12WinLoop:
 nv12WinDone:
 	VZEROUPPER
 	RET
+
+// func prefetchLines(p *byte, n int): PREFETCHT0 every 64-byte line of p[:n].
+TEXT ·prefetchLines(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), AX
+	MOVQ n+8(FP), CX
+pfloop:
+	CMPQ CX, $0
+	JLE pfdone
+	PREFETCHT0 (AX)
+	ADDQ $64, AX
+	SUBQ $64, CX
+	JMP pfloop
+pfdone:
+	RET
