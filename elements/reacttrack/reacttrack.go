@@ -59,6 +59,10 @@ var props = shell.Props[settings]{
 			"A box the tracker loses moves on with its velocity and its score is multiplied by this every frame until tracking holds again or the score is below 0.05 (0 = drop lost boxes at once)",
 			0, 0.99, fusion.Decimal(defaults.CoastDecay), shell.ReadWriteReady),
 			func(s *settings) any { return s.coastDecay }, func(s *settings, v any) { s.coastDecay = v.(float64) }),
+		shell.P(glib.NewFloat64Param("velocity-check", "Velocity check",
+			"Median Flow: a tracking step that moves a box against the direction its last two detections moved, off their velocity by more than this fraction of the box width per frame, moves it with that velocity instead (someone crossing took the tracked points; 0 = off)",
+			0, 0.99, fusion.Decimal(defaults.VelocityCheck), shell.ReadWriteReady),
+			func(s *settings) any { return s.velocityCheck }, func(s *settings, v any) { s.velocityCheck = v.(float64) }),
 		shell.P(glib.NewBoolParam("follow-scale", "Follow scale",
 			"Let boxes grow and shrink with the tracked points (Median Flow's zoom); off: boxes keep their size between detections and only their centre moves, which measured better on walking people",
 			defaults.FollowScale, shell.ReadWriteReady),
@@ -66,14 +70,15 @@ var props = shell.Props[settings]{
 	}}
 
 type settings struct {
-	tracker     string
-	scale       uint
-	gridSize    uint
-	levels      uint
-	maxFB       float64
-	matchIoU    float64
-	coastDecay  float64
-	followScale bool
+	tracker       string
+	scale         uint
+	gridSize      uint
+	levels        uint
+	maxFB         float64
+	matchIoU      float64
+	coastDecay    float64
+	velocityCheck float64
+	followScale   bool
 }
 
 type streaming struct {
@@ -111,6 +116,7 @@ func defaultSettings() settings {
 		gridSize: uint(defaults.GridSize), levels: uint(defaults.Levels),
 		maxFB: float64(defaults.MaxFBError), matchIoU: float64(defaults.MatchIoU),
 		coastDecay: fusion.Decimal(defaults.CoastDecay), followScale: defaults.FollowScale,
+		velocityCheck: fusion.Decimal(defaults.VelocityCheck),
 	}
 }
 
@@ -141,6 +147,7 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	cfg.GridSize, cfg.Levels = int(s.gridSize), int(s.levels)
 	cfg.MaxFBError, cfg.MatchIoU = float32(s.maxFB), float32(s.matchIoU)
 	cfg.CoastDecay, cfg.NoCoast = float32(s.coastDecay), s.coastDecay == 0
+	cfg.VelocityCheck, cfg.NoVelocityCheck = float32(s.velocityCheck), s.velocityCheck == 0
 	cfg.FollowScale = s.followScale
 	method, err := tracker.ParseMethod(s.tracker)
 	if err != nil {

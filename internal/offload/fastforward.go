@@ -25,6 +25,10 @@ func NewFollower(cfg tracker.Config) *Follower {
 	if cfg.GridSize == 0 {
 		cfg.GridSize = DefaultFFGridSize
 	}
+	// The velocity check needs detections one frame per Update or Step
+	// apart; the fast-forward jumps frames while it catches up and Adopts
+	// its own boxes on the frame it is at.
+	cfg.NoVelocityCheck = true
 	return &Follower{tracks: tracker.NewTracks(cfg)}
 }
 

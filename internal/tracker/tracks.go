@@ -78,7 +78,48 @@ func geometryOf(p *Pyramid) geometry {
 type motion struct {
 	vx, vy float32 // centre velocity, frame px per frame (running mean)
 	clip   bool    // the box Update gave lay inside the frame: Current clips it (see Current)
+
+	// How the detector saw the track move (Config.VelocityCheck): the last
+	// detection matched to it (centre and size), Steps since, and the
+	// velocity from the last two, when they agree in size (seen).
+	det      detection.Rect
+	since    int
+	dvx, dvy float32
+	seen     bool
 }
+
+// sameSize is how closely two detections' widths and heights must agree for
+// the motion of their centres to count as the object's (VelocityCheck).
+const sameSize = 1.2
+
+// observe records detection box d of the track and its velocity from the
+// last one, m.since Steps before this Update: since+1 frames, as Update
+// takes the place of a Step on a detection frame.
+func (m *motion) observe(d detection.Rect) {
+	p := m.det
+	m.seen = false
+	if !p.Empty() && within(d.W(), p.W(), sameSize) && within(d.H(), p.H(), sameSize) {
+		n := float32(m.since + 1)
+		m.dvx = (d.X1 + d.X2 - p.X1 - p.X2) / 2 / n
+		m.dvy = (d.Y1 + d.Y2 - p.Y1 - p.Y2) / 2 / n
+		m.seen = true
+	}
+	m.det, m.since = d, 0
+}
+
+// contradicts reports whether a step of (dx, dy) for a box w wide runs
+// against the detector's velocity and differs from it by more than frac*w.
+func (m *motion) contradicts(dx, dy, w, frac float32) bool {
+	if !m.seen || dx*m.dvx+dy*m.dvy >= 0 {
+		return false
+	}
+	ex, ey, lim := dx-m.dvx, dy-m.dvy, frac*w
+	return ex*ex+ey*ey > lim*lim
+}
+
+// within reports whether a and b are positive and neither exceeds the other
+// by more than the factor f.
+func within(a, b, f float32) bool { return a > 0 && b > 0 && a <= b*f && b <= a*f }
 
 type match struct {
 	iou  float32
@@ -265,6 +306,7 @@ func (t *Tracks) Update(dets []detection.Detection, cur *Pyramid) []detection.De
 		d.TrackID = id
 		d.Age = 0
 		mo.clip = inFrame(d.Box, bw, bh, bok)
+		mo.observe(d.Box)
 		t.tracks = append(t.tracks, d)
 		t.motion = append(t.motion, mo)
 		if t.kcf != nil {
@@ -318,11 +360,17 @@ func (t *Tracks) Step(cur *Pyramid) []detection.Detection {
 		} else {
 			box, ok = t.mf.Track(&t.prev, cur, tr.Box)
 		}
+		mo.since++
 		if ok {
 			// Velocity: a running mean, so one noisy step does not send a
 			// coasting box astray.
 			dx := (box.X1 + box.X2 - tr.Box.X1 - tr.Box.X2) / 2
 			dy := (box.Y1 + box.Y2 - tr.Box.Y1 - tr.Box.Y2) / 2
+			if t.kcf == nil && !cfg.NoVelocityCheck && mo.contradicts(dx, dy, tr.Box.W(), cfg.VelocityCheck) {
+				// Tracked onto something else: move as the detector saw it move.
+				dx, dy = mo.dvx, mo.dvy
+				box = detection.Rect{X1: tr.Box.X1 + dx, Y1: tr.Box.Y1 + dy, X2: tr.Box.X2 + dx, Y2: tr.Box.Y2 + dy}
+			}
 			mo.vx, mo.vy = (mo.vx+dx)/2, (mo.vy+dy)/2
 			tr.Box = box
 		} else {

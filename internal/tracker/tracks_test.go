@@ -251,3 +251,76 @@ func TestTracksClipToFrame(t *testing.T) {
 		}
 	}
 }
+
+// crossingFrame renders frame k: a textured 60x60 square A moving (-3, 0) px
+// per frame and, from frame 5 on, a second one B moving (+3, 0) in front of
+// it, covering A's frame-5 box on frame 5: two people crossing.
+func crossingFrame(k int) (*Pyramid, detection.Rect) {
+	bg, a, b := noise{seed: 51}, noise{seed: 52}, noise{seed: 53}
+	ax, y0 := float64(200-3*k), 60.0
+	bx := float64(185 + 3*(k-5))
+	g := render(imgW, imgH, func(x, y float64) float64 {
+		switch {
+		case k >= 5 && x >= bx && x < bx+60 && y >= y0 && y < y0+60:
+			return b.at(x-bx, y-y0)
+		case x >= ax && x < ax+60 && y >= y0 && y < y0+60:
+			return a.at(x-ax, y-y0)
+		}
+		return bg.at(x, y)
+	})
+	return pyr(g, 3), detection.Rect{X1: float32(ax), Y1: float32(y0), X2: float32(ax + 60), Y2: float32(y0 + 60)}
+}
+
+// TestTracksVelocityCheck: detections on frames 0 and 5 say A moves left;
+// then B, moving right, covers A's box and the tracked points follow B. The
+// check keeps the box moving left; without it the box goes off with B.
+func TestTracksVelocityCheck(t *testing.T) {
+	run := func(cfg Config) float32 {
+		tr := NewTracks(cfg)
+		for k := 0; k <= 9; k++ {
+			p, a := crossingFrame(k)
+			var out []detection.Detection
+			if k%5 == 0 {
+				out = tr.Update([]detection.Detection{det(a.X1, a.Y1, a.X2, a.Y2, 0)}, p)
+			} else {
+				out = tr.Step(p)
+			}
+			if len(out) != 1 {
+				t.Fatalf("frame %d: %d tracks", k, len(out))
+			}
+			if k == 9 {
+				return out[0].Box.X1
+			}
+		}
+		return 0
+	}
+	_, a5 := crossingFrame(5)
+	if x := run(Config{NoVelocityCheck: true}); x < a5.X1+8 {
+		t.Fatalf("without the check the box should follow B right, from x %.1f to about %.1f; it is at %.1f (the scene does not test the check)", a5.X1, a5.X1+12, x)
+	}
+	if x, want := run(Config{}), a5.X1-12; math.Abs(float64(x-want)) > 1.5 {
+		t.Errorf("with the check the box is at x %.1f, want about %.1f (A's motion as the detector saw it)", x, want)
+	}
+}
+
+func TestMotionContradicts(t *testing.T) {
+	box := func(x, w, h float32) detection.Rect { return detection.Rect{X1: x, Y1: 10, X2: x + w, Y2: 10 + h} }
+	var m motion
+	m.observe(box(100, 40, 100))
+	if m.contradicts(3, 0, 40, 0.03) || m.contradicts(-3, 0, 40, 0.03) {
+		t.Error("a first detection gives no velocity to contradict")
+	}
+	m.since = 4                 // four Steps, then this Update: five frames
+	m.observe(box(85, 40, 100)) // -3 px per frame
+	if !m.contradicts(0.5, 0, 40, 0.03) || m.contradicts(-3, 0, 40, 0.03) || m.contradicts(-6, 0, 40, 0.03) {
+		t.Error("direction test")
+	}
+	if m.contradicts(0.5, 0, 40, 0.1) { // 3.5 px off, under 0.1*40
+		t.Error("deviation below the threshold contradicts")
+	}
+	m.since = 4
+	m.observe(box(70, 40, 130)) // grew by 30%: the centre's shift is not motion
+	if m.contradicts(3, 0, 40, 0.03) {
+		t.Error("a velocity from boxes of different sizes was used")
+	}
+}
