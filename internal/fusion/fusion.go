@@ -158,7 +158,25 @@ func NewFuser(cfg Config) (*Fuser, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Fuser{cfg: cfg, ready: true}, nil
+	f := &Fuser{cfg: cfg, ready: true}
+	f.reserve()
+	return f, nil
+}
+
+// reserveBoxes is how many local and cloud boxes each a Fuser's buffers hold
+// from the start (a busy street scene), so that the first frame with more
+// boxes than any before does not allocate mid-stream; beyond it they grow
+// once.
+const reserveBoxes = 64
+
+func (f *Fuser) reserve() {
+	n := reserveBoxes
+	f.iou = make([]float32, 0, n*n)
+	f.pairs = make([]assign.Pair, 0, n)
+	f.lmatch, f.cmatch, f.cvalid = make([]int, 0, n), make([]int, 0, n), make([]bool, 0, n)
+	f.key, f.prevKey = make([]int, 0, n), make([]int, 0, n)
+	f.since, f.prevSin = make([]int, 0, n), make([]int, 0, n)
+	f.solver.Reserve(n)
 }
 
 // Config returns the Fuser's configuration.
@@ -170,6 +188,7 @@ func (f *Fuser) Config() Config {
 func (f *Fuser) init() {
 	if !f.ready {
 		f.cfg, f.ready = DefaultConfig(), true
+		f.reserve()
 	}
 }
 

@@ -171,7 +171,9 @@ type Labels struct {
 
 // NewLabels interns every label as a GQuark.
 func NewLabels(names []string) *Labels {
-	l := &Labels{names: names, quarks: make([]C.guint32, len(names)), byQ: make(map[C.guint32]string, len(names)+1)}
+	// Room for "object" and a few labels other elements write (labelOf),
+	// so that meeting them mid-stream does not grow the map.
+	l := &Labels{names: names, quarks: make([]C.guint32, len(names)), byQ: make(map[C.guint32]string, len(names)+16)}
 	for i, n := range names {
 		cs := C.CString(n)
 		q := C.guint32(C.g_quark_from_string(cs))
@@ -245,7 +247,11 @@ func (r *ROIs) Add(b Buffer, dets []detection.Detection, labels *Labels, frameNu
 // reused slices, valid until the next call).
 func (r *ROIs) Read(b Buffer, labels *Labels) ([]detection.Detection, []string) {
 	if cap(r.boxes) < 64 {
+		// 64 up front for all three, so that frames growing to a busy scene
+		// do not allocate one slice at a time mid-stream.
 		r.boxes = make([]C.ReactBox, 64)
+		r.dets = make([]detection.Detection, 0, 64)
+		r.names = make([]string, 0, 64)
 	}
 	r.boxes = r.boxes[:cap(r.boxes)]
 	n := int(C.react_read_rois(b.c, &r.boxes[0], C.gint(len(r.boxes))))
