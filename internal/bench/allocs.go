@@ -26,8 +26,12 @@ var allocOwners = []struct{ owner, prefix string }{
 	{"nats-client", "github.com/nats-io/nats%2ego."}, // as the runtime spells the package path
 }
 
-// cloudElement prefixes reactcloud's own functions (its streaming thread).
-const cloudElement = "github.com/gst-react/gst-react/elements/reactcloud."
+// cloudElement prefixes reactcloud's own functions; cloudStream is where its
+// streaming thread enters it.
+const (
+	cloudElement = "github.com/gst-react/gst-react/elements/reactcloud."
+	cloudStream  = cloudElement + "(*Element).HandleBuffer"
+)
 
 // allocSite is one allocation stack and how many objects it allocated.
 type allocSite struct {
@@ -68,13 +72,14 @@ func allocDiff(before, after map[string]allocSite) (map[string]int64, []allocSit
 }
 
 // describeStack returns the stack's owner and its first frames as text.
-// Offload code is reactcloud's streaming thread when the element's frames
-// are on the stack (the ring store, fusion), and its request goroutines
-// otherwise (JPEG encoding, the NATS request, the reply's fast-forward):
-// those run once per offload or reply, not per frame.
+// reactcloud's allocations are its streaming thread's when they happen
+// under its HandleBuffer (the ring store, fusion), and otherwise its
+// request goroutines' (JPEG encoding, the NATS request, the reply's
+// fast-forward, the status relay): those run once per offload, reply or
+// second, not per frame.
 func describeStack(stack []uintptr) (owner, text string) {
 	lib := ""
-	inCloudElement := false
+	onStream := false
 	var sb strings.Builder
 	frames := runtime.CallersFrames(stack)
 	for i := 0; ; i++ {
@@ -82,8 +87,8 @@ func describeStack(stack []uintptr) (owner, text string) {
 		if i < 6 && !strings.HasPrefix(f.Function, "runtime.") {
 			fmt.Fprintf(&sb, "%s:%d ", f.Function[strings.LastIndex(f.Function, "/")+1:], f.Line)
 		}
-		if strings.HasPrefix(f.Function, cloudElement) {
-			inCloudElement = true
+		if f.Function == cloudStream {
+			onStream = true
 		}
 		for _, o := range allocOwners {
 			if owner == "" && strings.HasPrefix(f.Function, o.prefix) {
@@ -99,8 +104,11 @@ func describeStack(stack []uintptr) (owner, text string) {
 		}
 	}
 	switch {
-	case owner == "reactcloud-requests" && inCloudElement:
-		owner = "reactcloud"
+	case owner == "reactcloud" || owner == "reactcloud-requests":
+		owner = "reactcloud-requests"
+		if onStream {
+			owner = "reactcloud"
+		}
 	case owner != "":
 	case lib != "":
 		owner = lib

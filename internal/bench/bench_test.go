@@ -81,19 +81,21 @@ func TestAllocOwner(t *testing.T) {
 	}
 }
 
-// TestAllocOwnerCloud: offload code counts as reactcloud's streaming thread
-// when the element is on the stack, as its request goroutines otherwise.
-// The stacks are made of function entries (+1, as return addresses are).
+// TestAllocOwnerCloud: reactcloud's code counts as its streaming thread
+// under its HandleBuffer, as its request goroutines otherwise. The stacks
+// are made of function entries (+1, as return addresses are).
 func TestAllocOwnerCloud(t *testing.T) {
 	pc := func(f any) uintptr { return reflect.ValueOf(f).Pointer() + 1 }
 	offloadFn, elementFn := pc(offload.NewCarrier), pc(reactcloud.Register)
+	streamFn := pc((*reactcloud.Element).HandleBuffer)
 	for _, c := range []struct {
 		stack []uintptr
 		want  string
 	}{
 		{[]uintptr{offloadFn}, "reactcloud-requests"},
-		{[]uintptr{offloadFn, elementFn}, "reactcloud"},
-		{[]uintptr{elementFn}, "reactcloud"},
+		{[]uintptr{offloadFn, streamFn}, "reactcloud"},
+		{[]uintptr{elementFn, streamFn}, "reactcloud"},
+		{[]uintptr{elementFn}, "reactcloud-requests"}, // e.g. its status relay
 	} {
 		if owner, text := describeStack(c.stack); owner != c.want {
 			t.Errorf("stack %q: owner %q, want %q", text, owner, c.want)

@@ -216,7 +216,7 @@ func (e *env) pipelineSections(ctx context.Context) error {
 	}
 	e.add(7, "allocs_per_frame", "allocs of the four elements", edgeAllocs, "allocs/frame", "sum of the above: the per-frame paths (target 0)")
 	e.add(7, "allocs_cloud_requests", "allocs of reactcloud's requests", per("reactcloud-requests"), "allocs/frame",
-		fmt.Sprintf("%s; its engine's goroutines, once per offload (every %d frames here) and reply: JPEG encoding, the NATS request, the reply's fast-forward", win, pipeM))
+		fmt.Sprintf("%s; its other goroutines, once per offload (every %d frames here), reply or second: JPEG encoding, the NATS request, the reply's fast-forward, the status relay", win, pipeM))
 	e.add(7, "pipeline_allocs_per_frame", "allocs of the whole process", float64(res.mallocs)/res.allocFrames, "allocs/frame",
 		fmt.Sprintf("same frames (MemStats); by stack: in-process worker %.1f, NATS server %.1f, NATS client %.1f, other %.1f",
 			per("cloudworker"), per("nats-server"), per("nats-client"), per("other")))
