@@ -139,6 +139,9 @@ type StatusText struct{ b []byte }
 
 // Begin starts a structure named name.
 func (t *StatusText) Begin(name string) *StatusText {
+	if t.b == nil {
+		t.b = make([]byte, 0, 512) // a status message with a dozen fields, without growing it field by field
+	}
 	t.b = append(t.b[:0], name...)
 	return t
 }
