@@ -257,6 +257,7 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 		return false
 	}
 	e.state = streaming{det: det, labels: gstvideo.NewLabels(names)}
+	e.state.statsText.Reserve()
 	e.frames.Store(0)
 	e.policy.active.Store(false) // a new stream: the policy speaks up again
 	e.policy.detect.Store(false)

@@ -139,11 +139,18 @@ type StatusText struct{ b []byte }
 
 // Begin starts a structure named name.
 func (t *StatusText) Begin(name string) *StatusText {
-	if t.b == nil {
-		t.b = make([]byte, 0, 512) // a status message with a dozen fields, without growing it field by field
-	}
+	t.Reserve()
 	t.b = append(t.b[:0], name...)
 	return t
+}
+
+// Reserve sizes the buffer for a status message of a dozen fields; an
+// element calls it in start, so that its first message on the streaming
+// thread does not allocate.
+func (t *StatusText) Reserve() {
+	if t.b == nil {
+		t.b = make([]byte, 0, 512)
+	}
 }
 
 // Uint adds a guint64 field.

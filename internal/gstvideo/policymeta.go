@@ -32,7 +32,7 @@ var quarks = struct {
 	sync.Mutex
 	of   map[string]C.GQuark
 	name map[C.GQuark]string
-}{of: map[string]C.GQuark{}, name: map[C.GQuark]string{}}
+}{of: make(map[string]C.GQuark, 64), name: make(map[C.GQuark]string, 64)} // room for them all: no growth mid-stream
 
 const maxQuarkNames = 256
 
