@@ -32,7 +32,9 @@ import (
 //     coasts (Config.CoastDecay): it moves on with its velocity (a running
 //     mean of its recent per-frame motion) and its score decays until
 //     tracking holds again or the score falls below CoastMinScore; with
-//     NoCoast it is dropped at once. Carried boxes get Source = SourceTracked
+//     NoCoast it is dropped at once. A Median Flow step that runs against
+//     the direction the track's last two detections moved takes their
+//     velocity instead (Config.VelocityCheck). Carried boxes get Source = SourceTracked
 //     (the box is the tracker's estimate now, whoever found the object) and
 //     Age+1; class is kept, and the score while tracking holds. A caller
 //     that needs to know a box came from the cloud must remember it (e.g.
