@@ -33,7 +33,7 @@ func TestPropertiesReadBackWhatWasSet(t *testing.T) {
 	cases := map[string]map[string]any{
 		"reactdetect": {"model-file": "/models/edge.onnx", "interval": uint(7), "threshold": 0.4, "nms-threshold": 0.55,
 			"labels-file": "/models/labels.txt", "classes": "person,car", "preprocess": "resize=centred,channels=rgb", "threads": uint(2)},
-		"reacttrack":   {"scale": uint(2), "grid-size": uint(5), "levels": uint(2), "max-fb-error": 3.5, "iou-threshold": 0.4, "coast-decay": 0.6, "velocity-check": 0.1, "follow-scale": true, "tracker": "kcf"},
+		"reacttrack":   {"scale": uint(2), "grid-size": uint(5), "levels": uint(2), "max-fb-error": 3.5, "iou-threshold": 0.4, "coast-decay": 0.6, "velocity-check": 0.1, "keep-occluded": 0.7, "follow-scale": true, "tracker": "kcf"},
 		"reactoverlay": {"thickness": uint(4), "show-labels": false, "min-score": 0.25},
 		"reactcloud": withAuth(map[string]any{"server": "nats://10.0.0.1:4222", "subject": "tenant-a.detect", "stream-id": "cam-7",
 			"interval": uint(12), "change-threshold": 0.3, "max-inflight": uint(3), "timeout": uint(2500), "jpeg-quality": uint(70),

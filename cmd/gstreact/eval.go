@@ -175,6 +175,7 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	followScale := fs.Bool("follow-scale", tracker.DefaultConfig().FollowScale, "both trackers (reacttrack's follow-scale): boxes grow and shrink with the tracked points (Median Flow's zoom) instead of keeping their size between detections")
 	coastDecay := fs.Float64("coast-decay", fusion.Decimal(tracker.DefaultConfig().CoastDecay), "live tracker (reacttrack's coast-decay): a lost box moves on and its score is multiplied by this each frame; 0 = drop lost boxes at once, the tracker before coasting")
 	velocityCheck := fs.Float64("velocity-check", fusion.Decimal(tracker.DefaultConfig().VelocityCheck), "live tracker (reacttrack's velocity-check): a step against the direction the detector saw the object move, off its velocity by more than this fraction of the box width, moves the box with that velocity instead; 0 = off")
+	keepOccluded := fs.Float64("keep-occluded", fusion.Decimal(tracker.DefaultConfig().KeepOccluded), "live tracker (reacttrack's keep-occluded): on a detection frame a track no detection matched is kept, coasting, when at least this fraction of its box lies inside a detection's box; 0 = drop them all")
 	changeThreshold := fs.Float64("change-threshold", offload.DefaultChangeThreshold, "reactcloud's change-threshold: also send a frame whose thumbnail differs from the last sent one by this much, 0..1; 0 = only every m-th frame")
 	maxJump := fs.Int("max-jump", offload.DefaultMaxJump, "frames the fast-forward tracker moves in one step while catching up, 1..64")
 	cacheDir := fs.String("cache-dir", "", "detector output cache (default <gst-react cache>/eval, e.g. ~/.cache/gst-react/eval)")
@@ -205,6 +206,9 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	runFixed, runAdaptive, adaptive, policyErr := policyFlags.parse()
 	if policyErr != nil {
 		return policyErr
+	}
+	if !(*keepOccluded >= 0 && *keepOccluded <= 1) {
+		return fmt.Errorf("--keep-occluded %v must be in [0, 1] (0: off)", *keepOccluded)
 	}
 	if !(*velocityCheck >= 0 && *velocityCheck < 1) {
 		return fmt.Errorf("--velocity-check %v must be in [0, 1) (0: off)", *velocityCheck)
@@ -398,6 +402,7 @@ func runEvalTo(ctx context.Context, args []string, stdout io.Writer) error {
 	opts.Cloud.AnchorIoU = float32(*anchorIoU)
 	opts.Tracker.CoastDecay, opts.Tracker.NoCoast = float32(*coastDecay), *coastDecay == 0
 	opts.Tracker.VelocityCheck, opts.Tracker.NoVelocityCheck = float32(*velocityCheck), *velocityCheck == 0
+	opts.Tracker.KeepOccluded, opts.Tracker.NoKeepOccluded = float32(*keepOccluded), *keepOccluded == 0
 	opts.Tracker.FollowScale, opts.Cloud.Tracker.FollowScale = *followScale, *followScale
 	opts.Jobs = *jobs
 	opts.Trace = trace

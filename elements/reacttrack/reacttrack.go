@@ -59,6 +59,10 @@ var props = shell.Props[settings]{
 			"A box the tracker loses moves on with its velocity and its score is multiplied by this every frame until tracking holds again or the score is below 0.05 (0 = drop lost boxes at once)",
 			0, 0.99, fusion.Decimal(defaults.CoastDecay), shell.ReadWriteReady),
 			func(s *settings) any { return s.coastDecay }, func(s *settings, v any) { s.coastDecay = v.(float64) }),
+		shell.P(glib.NewFloat64Param("keep-occluded", "Keep occluded tracks",
+			"Median Flow: on a detection frame a track no detection matched is kept, coasting, when at least this fraction of its box lies inside a detection's box (someone in front hides it; 0 = drop them all)",
+			0, 1, fusion.Decimal(defaults.KeepOccluded), shell.ReadWriteReady),
+			func(s *settings) any { return s.keepOccluded }, func(s *settings, v any) { s.keepOccluded = v.(float64) }),
 		shell.P(glib.NewFloat64Param("velocity-check", "Velocity check",
 			"Median Flow: a tracking step that moves a box against the direction its last two detections moved, off their velocity by more than this fraction of the box width per frame, moves it with that velocity instead (someone crossing took the tracked points; 0 = off)",
 			0, 0.99, fusion.Decimal(defaults.VelocityCheck), shell.ReadWriteReady),
@@ -78,6 +82,7 @@ type settings struct {
 	matchIoU      float64
 	coastDecay    float64
 	velocityCheck float64
+	keepOccluded  float64
 	followScale   bool
 }
 
@@ -116,7 +121,7 @@ func defaultSettings() settings {
 		gridSize: uint(defaults.GridSize), levels: uint(defaults.Levels),
 		maxFB: float64(defaults.MaxFBError), matchIoU: float64(defaults.MatchIoU),
 		coastDecay: fusion.Decimal(defaults.CoastDecay), followScale: defaults.FollowScale,
-		velocityCheck: fusion.Decimal(defaults.VelocityCheck),
+		velocityCheck: fusion.Decimal(defaults.VelocityCheck), keepOccluded: fusion.Decimal(defaults.KeepOccluded),
 	}
 }
 
@@ -148,6 +153,7 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	cfg.MaxFBError, cfg.MatchIoU = float32(s.maxFB), float32(s.matchIoU)
 	cfg.CoastDecay, cfg.NoCoast = float32(s.coastDecay), s.coastDecay == 0
 	cfg.VelocityCheck, cfg.NoVelocityCheck = float32(s.velocityCheck), s.velocityCheck == 0
+	cfg.KeepOccluded, cfg.NoKeepOccluded = float32(s.keepOccluded), s.keepOccluded == 0
 	cfg.FollowScale = s.followScale
 	method, err := tracker.ParseMethod(s.tracker)
 	if err != nil {

@@ -22,8 +22,10 @@ import (
 //     IoU first) inherits that track's id; the others get fresh ids. Tracks that
 //     no detection matched are dropped, not coasted: in REACT the detector is
 //     the authority on detection frames, and a box the detector no longer sees
-//     would otherwise drift on for k frames. Boxes, class, score and source
-//     come from the detection; Age is 0.
+//     would otherwise drift on for k frames. The exception (Median Flow) is a
+//     track that lies mostly inside a detection's box: hidden by whoever the
+//     detector saw in front of it, it coasts on (Config.KeepOccluded).
+//     Boxes, class, score and source come from the detection; Age is 0.
 //   - Step moves every track with Config.Method: Median Flow from the
 //     previous frame, or KCF, whose per-track filter Update trains on the
 //     detection frame (a track that keeps its id keeps its filter,
@@ -50,6 +52,7 @@ type Tracks struct {
 	nextID int
 
 	pairs      []match
+	prevTracks []detection.Detection
 	trackIDs   []int
 	from       []int // per detection: the matched track's index
 	usedT      []bool
@@ -286,6 +289,7 @@ func (t *Tracks) Update(dets []detection.Detection, cur *Pyramid) []detection.De
 	// the copy in prevMotion.
 	t.prevMotion = append(t.prevMotion[:0], t.motion...)
 	t.prevModels = append(t.prevModels[:0], t.models...)
+	t.prevTracks = append(t.prevTracks[:0], t.tracks...)
 	t.tracks, t.motion, t.models = t.tracks[:0], t.motion[:0], t.models[:0]
 	t.geom = geometryOf(cur)
 	bw, bh, bok := t.frameBound()
@@ -318,6 +322,9 @@ func (t *Tracks) Update(dets []detection.Detection, cur *Pyramid) []detection.De
 			t.models = append(t.models, mdl)
 		}
 	}
+	if t.kcf == nil && !cfg.NoKeepOccluded && !cfg.NoCoast {
+		t.keepOccluded(dets)
+	}
 	if t.kcf != nil {
 		for _, m := range t.prevModels {
 			t.release(m) // tracks no detection matched
@@ -336,6 +343,40 @@ func (t *Tracks) Update(dets []detection.Detection, cur *Pyramid) []detection.De
 	}
 	t.remember(cur)
 	return t.Current()
+}
+
+// keepOccluded keeps the tracks no detection matched whose box lies at least
+// Config.KeepOccluded inside a detection's box (see Config.KeepOccluded):
+// they coast on, their score ×CoastDecay.
+func (t *Tracks) keepOccluded(dets []detection.Detection) {
+	cfg := &t.mf.cfg
+	for i, tr := range t.prevTracks {
+		if t.usedT[i] || tr.Box.Empty() || tr.Score*cfg.CoastDecay < cfg.CoastMinScore {
+			continue
+		}
+		for j := range dets {
+			if inside(tr.Box, dets[j].Box) >= cfg.KeepOccluded {
+				mo := t.prevMotion[i]
+				mo.since++ // this Update is a frame the track was not seen on
+				tr.Score *= cfg.CoastDecay
+				tr.Source = detection.SourceTracked
+				tr.Age++
+				t.tracks = append(t.tracks, tr)
+				t.motion = append(t.motion, mo)
+				break
+			}
+		}
+	}
+}
+
+// inside is the fraction of a's area that lies inside b.
+func inside(a, b detection.Rect) float32 {
+	w := min(a.X2, b.X2) - max(a.X1, b.X1)
+	h := min(a.Y2, b.Y2) - max(a.Y1, b.Y1)
+	if w <= 0 || h <= 0 || a.Empty() {
+		return 0
+	}
+	return w * h / a.Area()
 }
 
 // Step carries every track from the previous frame to cur with Median Flow,

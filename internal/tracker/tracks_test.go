@@ -324,3 +324,40 @@ func TestMotionContradicts(t *testing.T) {
 		t.Error("a velocity from boxes of different sizes was used")
 	}
 }
+
+// TestTracksKeepOccluded: on a detection frame, a track no detection matched
+// survives when it lies mostly inside a detection's box (someone in front
+// of it), coasting; one the detector has no box near is dropped.
+func TestTracksKeepOccluded(t *testing.T) {
+	p, _ := movingSquare(0)
+	a := det(100, 50, 140, 150, 0)   // matched by the wide box below
+	b := det(130, 55, 165, 150, 0)   // hidden: two thirds inside it, IoU under MatchIoU
+	c := det(400, 50, 440, 150, 0)   // gone: no detection near it
+	wide := det(95, 50, 160, 150, 0) // one box around a and b
+	run := func(cfg Config) map[int]detection.Detection {
+		tr := NewTracks(cfg)
+		ids := tr.Update([]detection.Detection{a, b, c}, p)
+		out := map[int]detection.Detection{}
+		for _, d := range tr.Update([]detection.Detection{wide}, p) {
+			for i, o := range ids {
+				if o.TrackID == d.TrackID {
+					out[i] = d
+				}
+			}
+		}
+		return out
+	}
+	got := run(Config{})
+	if _, ok := got[0]; !ok || len(got) != 2 {
+		t.Fatalf("kept %v: want a (matched by the wide box) and b (inside it)", got)
+	}
+	if k, ok := got[1]; !ok || k.Source != detection.SourceTracked || k.Age != 1 || math.Abs(float64(k.Score-0.9*0.8)) > 1e-6 || k.Box != b.Box {
+		t.Errorf("the hidden track: %+v, want b's box, source tracked, age 1, score 0.9x0.8", got[1])
+	}
+	if got := run(Config{NoKeepOccluded: true}); len(got) != 1 {
+		t.Errorf("with NoKeepOccluded kept %v: want only a", got)
+	}
+	if got := run(Config{NoCoast: true}); len(got) != 1 {
+		t.Errorf("with NoCoast kept %v: want only a (lost boxes are dropped at once)", got)
+	}
+}
