@@ -377,11 +377,14 @@ func (s *Solver) solveComponent(iou []float32, cols int, crows, ccols []int, adm
 	}
 }
 
-// Reserve sizes MaximizeIoU's graph buffers for up to n rows and n columns,
-// so that a caller on a per-frame path does not allocate the first time a
-// frame has more boxes than any before (the per-component solve grows its
-// own, smaller buffers as needed).
-func (s *Solver) Reserve(n int) { s.growGraph(2*n, n) }
+// Reserve sizes the buffers for problems of up to n rows and n columns
+// (MaximizeIoU's graph and its per-component solves), so that a caller on a
+// per-frame path does not allocate the first time a frame has more boxes
+// than any before.
+func (s *Solver) Reserve(n int) {
+	s.grow(n, n)
+	s.growGraph(2*n, n)
+}
 
 func (s *Solver) growGraph(nodes, side int) {
 	if cap(s.parent) < nodes {

@@ -134,12 +134,22 @@ type match struct {
 // NewTracks makes an empty set; zero fields of cfg take their defaults.
 func NewTracks(cfg Config) *Tracks {
 	cfg.Method = cfg.Method.Resolve()
-	t := &Tracks{mf: NewMedianFlow(cfg), nextID: 1}
+	n := reserveTracks
+	t := &Tracks{mf: NewMedianFlow(cfg), nextID: 1,
+		tracks: make([]detection.Detection, 0, n), motion: make([]motion, 0, n),
+		out: make([]detection.Detection, 0, n), pairs: make([]match, 0, n),
+		trackIDs: make([]int, 0, n), from: make([]int, 0, n), usedT: make([]bool, 0, n),
+		prevMotion: make([]motion, 0, n), prevTracks: make([]detection.Detection, 0, n)}
 	if cfg.Method == MethodKCF {
 		t.kcf = NewKCF()
 	}
 	return t
 }
+
+// reserveTracks is how many tracks the per-frame buffers hold from the
+// start (a busy scene), so that the first frame with more tracks than any
+// before does not allocate mid-stream; beyond it they grow once.
+const reserveTracks = 64
 
 // Config returns the configuration in use (defaults filled in).
 func (t *Tracks) Config() Config { return t.mf.cfg }
