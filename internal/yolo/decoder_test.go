@@ -125,6 +125,45 @@ func TestDecodeYOLOXBestClass(t *testing.T) {
 	}
 }
 
+// TestBestClassMatchesScan checks the four-chain maximum against the plain
+// compare-and-keep scan it replaced: the same class and score for rows with
+// ties, signed zeros, NaNs, infinities and lengths that are not a multiple
+// of four.
+func TestBestClassMatchesScan(t *testing.T) {
+	scan := func(scores []float32) (int, float32) {
+		bc, bs := -1, float32(math.Inf(-1))
+		for c, v := range scores {
+			if v > bs {
+				bc, bs = c, v
+			}
+		}
+		return bc, bs
+	}
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	negZero := float32(math.Copysign(0, -1))
+	special := []float32{nan, inf, -inf, 0, negZero, 0.5, 0.5, 1}
+	rows := [][]float32{{negZero, 0}, {0, negZero}, {nan, negZero, 0, 0, 0}, {-inf, nan}, {}}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 20000 {
+		row := make([]float32, rng.IntN(90))
+		for j := range row {
+			if rng.IntN(8) == 0 {
+				row[j] = special[rng.IntN(len(special))]
+			} else {
+				row[j] = float32(rng.IntN(16)) / 16 // coarse: ties are common
+			}
+		}
+		rows = append(rows, row)
+	}
+	for i, row := range rows {
+		wc, ws := scan(row)
+		gc, gs := bestClass(row, nil)
+		if gc != wc || math.Float32bits(gs) != math.Float32bits(ws) {
+			t.Fatalf("row %d %v: bestClass (%d, %v), scan (%d, %v)", i, row, gc, gs, wc, ws)
+		}
+	}
+}
+
 func TestDecodeV8(t *testing.T) {
 	h := newV8(64, 96, 5)
 	h.put(0, 10, 20, 8, 10, 4, 0.9)
