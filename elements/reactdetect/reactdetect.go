@@ -334,6 +334,11 @@ func (e *Element) HandleBuffer(b gstvideo.Buffer) gst.FlowReturn {
 	return gst.FlowOK
 }
 
+// Detector is the model loaded between Start and Stop (nil otherwise). Only
+// the streaming thread may use it, in a pad probe: gstreact bench times bare
+// runs of its session against the element's frames that way.
+func (e *Element) Detector() *detector.Detector { return e.state.det }
+
 func (e *Element) postStats() {
 	st := &e.state
 	// Built as text in a reused buffer: posting from the streaming thread

@@ -28,6 +28,10 @@ type pipeSpec struct {
 	byOwner             bool // also count the window's allocations by owner (see allocProfile)
 	sampleRSS           bool
 	keepElementMessages bool
+
+	// setup, when set, runs on the built pipeline before it plays (to add
+	// probes that need more than a time stamp).
+	setup func(*gst.Pipeline) error
 }
 
 // pipeResult is what one run observed.
@@ -69,6 +73,11 @@ func runPipeline(ctx context.Context, s pipeSpec) (*pipeResult, error) {
 			return nil, err
 		}
 		probes = append(probes, pr)
+	}
+	if s.setup != nil {
+		if err := s.setup(p); err != nil {
+			return nil, err
+		}
 	}
 	res := &pipeResult{times: map[string][]int64{}, messages: map[string]map[string]interface{}{}}
 	start := time.Now()
