@@ -190,7 +190,7 @@ func (e *env) crossRows() {
 // RequiredKeys are the JSON keys every report has (besides the machine_* ones).
 var RequiredKeys = []string{
 	"raw_edge_ms", "raw_cloud_ms",
-	"detect_ms", "detect_vs_raw_ratio",
+	"detect_ms", "detect_vs_raw_ratio", "detect_added_ms",
 	"detect_preprocess_ms", "detect_inference_ms", "detect_decode_ms",
 	"detect_preprocess_pct", "detect_inference_pct", "detect_decode_pct",
 	"track_us_per_object", "track_objects", "track_pyramid_ms", "track_frame_ms", "detect_over_track_ratio",

@@ -62,7 +62,7 @@ func (e *env) detectSections(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var elems, ratios []float64
+	var elems, added, ratios []float64
 	for range p.ratioRounds {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -85,6 +85,7 @@ func (e *env) detectSections(ctx context.Context) error {
 				continue
 			}
 			elems = append(elems, float64(el)/1e6)
+			added = append(added, float64(el-pr.raw[i])/1e6)
 			ratios = append(ratios, float64(pr.raw[i])/float64(el))
 		}
 	}
@@ -116,6 +117,8 @@ func (e *env) detectSections(ctx context.Context) error {
 		"1080p I420 frame (imagefreeze), the element's sink pad to its src pad, "+pairs)
 	e.add(2, "detect_vs_raw_ratio", "reactdetect vs raw ORT", median(ratios), "ratio",
 		"a bare run of the element's session / the element's time for the frame after it, "+pairs+" (target ≥ 0.95)")
+	e.add(2, "detect_added_ms", "  what the element adds", median(added), "ms/frame",
+		"the element's time for a frame less the bare run before it (letterbox, decode, GStreamer), "+pairs)
 
 	// The stages of one Detect call on the same frame, in the same format.
 	f, err := loadI420(img[0])
