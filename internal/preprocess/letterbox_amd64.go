@@ -4,18 +4,20 @@ package preprocess
 
 import "golang.org/x/sys/cpu"
 
-// haveVec says the AVX2 row kernels in letterbox_amd64.s can run. It is a
+// haveVec says the AVX2 row kernels in letterbox_amd64.s can run (they use
+// FMA3 too, which every AVX2 CPU from Haswell and Zen on has). It is a
 // variable so that tests can compare them against the pure-Go kernels.
-var haveVec = cpu.X86.HasAVX2
+var haveVec = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // The kernels compute sampleRow's two-axis blend and convertRow for
 // len(dst) (or len(db)) outputs, a multiple of 8 (see vtaps for the two
 // layouts): per lane the tap's two samples from both rows, widened to 16
-// bits and blended horizontally with VPMADDWD (exact in int32), the
-// vertical blend in float64 (exact: at most 255<<28) and one rounding to
-// float32, as the Go code's int to float32 conversion does. Every float32
-// step is a separate multiply and add in the Go code's order, so the
-// results are the same bits.
+// bits and blended horizontally with VPMADDWD (exact in int32), then
+// vertically with one fused multiply-add of exact float32 terms (a tap's
+// weights sum to one, see BLEND), which rounds the exact sum once, as the Go
+// code's int to float32 conversion does. Every other float32 step is a
+// separate multiply and add in the Go code's order, so the results are the
+// same bits.
 
 // The kernels' norm constant is 2**-28 (letterbox_amd64.s, normF32): this
 // fails to compile if wBits changes.

@@ -29,11 +29,14 @@ DATA nv12V<>+16(SB)/8, $0x8007800580038001
 DATA nv12V<>+24(SB)/8, $0x800F800D800B8009
 GLOBL nv12V<>(SB), RODATA|NOPTR, $32
 
-// float32 constants: 2**-28 (norm, the two-axis weight scale) and 255.
+// float32 constants: 2**-28 (norm, the two-axis weight scale), 255 and
+// 2**14 (one, a weight pair's sum).
 DATA normF32<>+0(SB)/4, $0x31800000
 GLOBL normF32<>(SB), RODATA|NOPTR, $4
 DATA hiF32<>+0(SB)/4, $0x437F0000
 GLOBL hiF32<>(SB), RODATA|NOPTR, $4
+DATA oneF32<>+0(SB)/4, $0x46800000
+GLOBL oneF32<>(SB), RODATA|NOPTR, $4
 
 // GATHER loads the 4 bytes at base+Y0[i] into each lane of dst (Y15 is the
 // mask, which the gather clears).
@@ -42,25 +45,24 @@ GLOBL hiF32<>(SB), RODATA|NOPTR, $4
 	VPGATHERDD Y15, (base)(Y0*1), dst
 
 // BLEND turns horizontal blends A (row 0) and B (row 1), 8 int32 each, into
-// float32(A*wy0 + B*wy1) in O; wy0 and wy1 are float64 in Y12 and Y13. The
-// products and the sum are whole numbers below 2**37, exact in float64, so
-// the one rounding is VCVTPD2PS's, the same as Go's int to float32.
+// float32(A*wy0 + B*wy1) in O, with wy1 (float32) in Y12's partner Y13 and
+// 2**14 in Y12. The taps' weights sum to 2**14 (makeTaps), so the sum is
+// A*2**14 + (B-A)*wy1: A, B-A (both below 2**23) and A*2**14 are exact in
+// float32, and one fused multiply-add rounds the exact sum once, as Go's int
+// to float32 conversion does. T1 is scratch; XA, XB, T2 and XT2 are unused.
 #define BLEND(A, XA, B, XB, T1, XT1, T2, XT2, O) \
-	VEXTRACTI128 $1, A, XT1; \
-	VCVTDQ2PD    XT1, T1; \
-	VCVTDQ2PD    XA, A; \
-	VEXTRACTI128 $1, B, XT2; \
-	VCVTDQ2PD    XT2, T2; \
-	VCVTDQ2PD    XB, B; \
-	VMULPD       Y12, A, A; \
-	VMULPD       Y13, B, B; \
-	VADDPD       B, A, A; \
-	VMULPD       Y12, T1, T1; \
-	VMULPD       Y13, T2, T2; \
-	VADDPD       T2, T1, T1; \
-	VCVTPD2PSY   A, XA; \
-	VCVTPD2PSY   T1, XT1; \
-	VINSERTF128  $1, XT1, A, O
+	VPSUBD      A, B, T1; \
+	VCVTDQ2PS   T1, T1; \
+	VCVTDQ2PS   A, O; \
+	VMULPS      Y12, O, O; \
+	VFMADD231PS Y13, T1, O
+
+// WEIGHTS sets Y12 = 2**14 and Y13 = wy1 (a float64 argument) as float32
+// for BLEND; wy0 is 2**14 - wy1 and is not read.
+#define WEIGHTS(wy1) \
+	VBROADCASTSS oneF32<>(SB), Y12; \
+	VCVTSD2SS    wy1, X13, X13; \
+	VBROADCASTSS X13, Y13
 
 // Conversion constants, broadcast into the local frame (yuvConv order):
 #define K_NORM 0(SP)
@@ -165,8 +167,7 @@ TEXT ·lumaRowAVX2(SB), NOSPLIT, $0-144
 	MOVQ         r1_base+48(FP), DX
 	MOVQ         idx_base+72(FP), R8
 	MOVQ         w_base+96(FP), R9
-	VBROADCASTSD wy0+120(FP), Y12
-	VBROADCASTSD wy1+128(FP), Y13
+	WEIGHTS(wy1+128(FP))
 	VBROADCASTSS k+136(FP), Y11
 	VBROADCASTSS bias+140(FP), Y10
 	VMOVDQU      lumaShuf<>(SB), Y14
@@ -207,8 +208,7 @@ TEXT ·chromaRowAVX2(SB), NOSPLIT, $480-240
 	MOVQ         v1_base+144(FP), R13
 	MOVQ         idx_base+168(FP), R8
 	MOVQ         w_base+192(FP), R9
-	VBROADCASTSD wy0+216(FP), Y12
-	VBROADCASTSD wy1+224(FP), Y13
+	WEIGHTS(wy1+224(FP))
 	MOVQ         c+232(FP), BX
 	SETUP
 	VMOVDQU      lumaShuf<>(SB), Y10
@@ -254,8 +254,7 @@ TEXT ·chromaRowNV12AVX2(SB), NOSPLIT, $480-192
 	MOVQ         u1_base+96(FP), DX
 	MOVQ         idx_base+120(FP), R8
 	MOVQ         w_base+144(FP), R9
-	VBROADCASTSD wy0+168(FP), Y12
-	VBROADCASTSD wy1+176(FP), Y13
+	WEIGHTS(wy1+176(FP))
 	MOVQ         c+184(FP), BX
 	SETUP
 	VMOVDQU      nv12V<>(SB), Y10
@@ -303,8 +302,7 @@ TEXT ·lumaRowWinAVX2(SB), NOSPLIT, $0-168
 	MOVQ         ctrl_base+72(FP), R8
 	MOVQ         w_base+96(FP), R9
 	MOVQ         base_base+120(FP), R10
-	VBROADCASTSD wy0+144(FP), Y12
-	VBROADCASTSD wy1+152(FP), Y13
+	WEIGHTS(wy1+152(FP))
 	VBROADCASTSS k+160(FP), Y11
 	VBROADCASTSS bias+164(FP), Y10
 	XORQ         AX, AX
@@ -344,8 +342,7 @@ TEXT ·chromaRowWinAVX2(SB), NOSPLIT, $480-264
 	MOVQ         ctrl_base+168(FP), R8
 	MOVQ         w_base+192(FP), R9
 	MOVQ         base_base+216(FP), R10
-	VBROADCASTSD wy0+240(FP), Y12
-	VBROADCASTSD wy1+248(FP), Y13
+	WEIGHTS(wy1+248(FP))
 	MOVQ         c+256(FP), BX
 	SETUP
 	XORQ         AX, AX
@@ -402,8 +399,7 @@ TEXT ·chromaRowNV12WinAVX2(SB), NOSPLIT, $480-216
 	MOVQ         ctrl_base+120(FP), R8
 	MOVQ         w_base+144(FP), R9
 	MOVQ         base_base+168(FP), R10
-	VBROADCASTSD wy0+192(FP), Y12
-	VBROADCASTSD wy1+200(FP), Y13
+	WEIGHTS(wy1+200(FP))
 	MOVQ         c+208(FP), BX
 	SETUP
 	XORQ         AX, AX
