@@ -59,13 +59,13 @@ type plan struct {
 func planFor(quick bool) plan {
 	if quick {
 		return plan{
-			rawCloudRuns: 3, ratioRounds: 5, ratioFrames: 12, stageRuns: 8, trackReps: 1,
+			rawCloudRuns: 3, ratioRounds: 10, ratioFrames: 8, stageRuns: 8, trackReps: 1,
 			pipeFrames: 110, pipeSkip: 10, pipeAlloc: [2]int{65, 105},
 			fuseTime: 100 * time.Millisecond, workerReqs: 4, engineFrames: 120, engineCut: 50,
 		}
 	}
 	return plan{
-		rawCloudRuns: 20, ratioRounds: 5, ratioFrames: 60, stageRuns: 60, trackReps: 5,
+		rawCloudRuns: 20, ratioRounds: 12, ratioFrames: 30, stageRuns: 60, trackReps: 5,
 		pipeFrames: 900, pipeSkip: 30, pipeAlloc: [2]int{100, 880},
 		fuseTime: time.Second, workerReqs: 24, engineFrames: 900, engineCut: 75,
 	}

@@ -54,7 +54,10 @@ func (e *env) detectSections(ctx context.Context) error {
 	// 20 ms apart cancels the drift where loops of separate runs, even
 	// alternated, left the ratio between 0.92 and 1.13 in six quick runs.
 	// Same session, same thread, same input size: what the element adds is
-	// the letterbox, the decode and its GStreamer work.
+	// the letterbox, the decode and its GStreamer work. A session's runs
+	// after the letterbox are its bare runs' time within ±0.5 ms, but
+	// which way differs from session to session (pipeline to pipeline),
+	// so the rounds are many and short.
 	n := p.ratioFrames
 	desc := fmt.Sprintf("filesrc location=%s ! jpegdec ! imagefreeze num-buffers=%d ! reactdetect name=detect interval=1 model-file=%s ! fakesink name=sink sync=false",
 		launch.Quote(img[0]), n+3, launch.Quote(e.edge))
