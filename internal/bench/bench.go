@@ -190,7 +190,7 @@ func (e *env) crossRows() {
 // RequiredKeys are the JSON keys every report has (besides the machine_* ones).
 var RequiredKeys = []string{
 	"raw_edge_ms", "raw_cloud_ms",
-	"detect_ms", "detect_vs_raw_ratio", "detect_added_ms",
+	"detect_ms", "detect_vs_raw_ratio", "detect_added_ms", "detect_restart_ms",
 	"detect_preprocess_ms", "detect_inference_ms", "detect_decode_ms",
 	"detect_preprocess_pct", "detect_inference_pct", "detect_decode_pct",
 	"track_us_per_object", "track_objects", "track_pyramid_ms", "track_frame_ms", "detect_over_track_ratio",
@@ -211,8 +211,8 @@ var RequiredKeys = []string{
 // noise, slightly negative: allocation counts, whose target is 0, and the
 // analysis thread's wait for the source, about 0 while the source keeps up.
 var MayBeZero = map[string]bool{
-	"pipeline_wait_ms": true,
-	"allocs_detect":    true, "allocs_track": true, "allocs_cloud": true, "allocs_overlay": true,
+	"pipeline_wait_ms": true, "detect_restart_ms": true,
+	"allocs_detect": true, "allocs_track": true, "allocs_cloud": true, "allocs_overlay": true,
 	"allocs_per_frame": true, "allocs_cloud_requests": true, "pipeline_allocs_per_frame": true,
 }
 

@@ -48,16 +48,16 @@ func (e *env) detectSections(ctx context.Context) error {
 
 	// Each frame the element handles is paired with a bare run of its own
 	// session just before it, on the streaming thread (a probe on its sink
-	// pad): the element's time for the frame (sink pad to src pad) against
-	// the bare run's. This machine's speed drifts over seconds (a shared VM
-	// here ran the same model at 14 and 24 ms in successive seconds); a pair
-	// 20 ms apart cancels the drift where loops of separate runs, even
-	// alternated, left the ratio between 0.92 and 1.13 in six quick runs.
-	// Same session, same thread, same input size: what the element adds is
-	// the letterbox, the decode and its GStreamer work. A session's runs
-	// after the letterbox are its bare runs' time within ±0.5 ms, but
-	// which way differs from session to session (pipeline to pipeline),
-	// so the rounds are many and short.
+	// pad runs the session twice and times the second, as a bare loop
+	// would): the element's time for the frame (sink pad to src pad)
+	// against the bare run's. This machine's speed drifts over seconds (a
+	// shared VM here ran the same model at 14 and 24 ms in successive
+	// seconds); a pair 20 ms apart cancels the drift where loops of separate
+	// runs, even alternated, left the ratio between 0.92 and 1.13 in six
+	// quick runs. Same session, same thread, same input: what the element
+	// adds is its letterbox, decode and GStreamer work, and what its own run
+	// loses by coming after them (detect_restart_ms). How a session's runs
+	// compare differs from session to session, so the rounds are many.
 	n := p.ratioFrames
 	desc := fmt.Sprintf("filesrc location=%s ! jpegdec ! imagefreeze num-buffers=%d ! reactdetect name=detect interval=1 model-file=%s ! fakesink name=sink sync=false",
 		launch.Quote(img[0]), n+3, launch.Quote(e.edge))
@@ -65,7 +65,7 @@ func (e *env) detectSections(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var elems, added, ratios []float64
+	var elems, added, restarts, ratios []float64
 	for range p.ratioRounds {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -89,6 +89,9 @@ func (e *env) detectSections(ctx context.Context) error {
 			}
 			elems = append(elems, float64(el)/1e6)
 			added = append(added, float64(el-pr.raw[i])/1e6)
+			if pr.inf[i] > 0 {
+				restarts = append(restarts, float64(pr.inf[i]-pr.raw[i])/1e6)
+			}
 			ratios = append(ratios, float64(pr.raw[i])/float64(el))
 		}
 	}
@@ -121,7 +124,9 @@ func (e *env) detectSections(ctx context.Context) error {
 	e.add(2, "detect_vs_raw_ratio", "reactdetect vs raw ORT", median(ratios), "ratio",
 		"a bare run of the element's session / the element's time for the frame after it, "+pairs+" (target ≥ 0.95)")
 	e.add(2, "detect_added_ms", "  what the element adds", median(added), "ms/frame",
-		"the element's time for a frame less the bare run before it (letterbox, decode, GStreamer), "+pairs)
+		"the element's time for a frame less the bare run before it (letterbox, decode, GStreamer, restart), "+pairs)
+	e.add(2, "detect_restart_ms", "  its run after the letterbox", median(restarts), "ms/frame",
+		"the element's session.Run less the bare run before it: ONNX Runtime's threads resuming after other work (0.5-1 ms on a shared VM, whose hypervisor parks a vCPU that spins)")
 
 	// The stages of one Detect call on the same frame, in the same format.
 	f, err := loadI420(img[0])
@@ -158,17 +163,18 @@ func (e *env) detectSections(ctx context.Context) error {
 }
 
 // pairedRuns is a probe on reactdetect's sink pad that runs the element's
-// session once, bare, before each frame reaches the element: raw[i] is that
-// run's time and in[i] when it ended (monoNow), so that a probe on the src
-// pad gives the element's own time for frame i.
+// session twice, bare, before each frame reaches the element: raw[i] is the
+// second run's time and in[i] when it ended (monoNow), so that a probe on
+// the src pad gives the element's own time for frame i.
 type pairedRuns struct {
 	raw, in []int64
-	n       int // frames seen (streaming thread only until the run ends)
+	inf     []int64 // the element's own session.Run for frame i (read at frame i+1)
+	n       int     // frames seen (streaming thread only until the run ends)
 	err     error
 }
 
 func newPairedRuns(capacity int) *pairedRuns {
-	return &pairedRuns{raw: make([]int64, capacity), in: make([]int64, capacity)}
+	return &pairedRuns{raw: make([]int64, capacity), in: make([]int64, capacity), inf: make([]int64, capacity)}
 }
 
 func (pr *pairedRuns) attach(p *gst.Pipeline) error {
@@ -194,8 +200,20 @@ func (pr *pairedRuns) attach(p *gst.Pipeline) error {
 		if d == nil {
 			return gst.PadProbeOK
 		}
+		if i > 0 {
+			pr.inf[i-1] = int64(d.Last.Inference)
+		}
+		// Two runs, the second timed: a run straight after another is the
+		// bare loop's, and on this VM one after any other work (even 50 µs
+		// of it) took 0.5-1 ms longer, which the element's run pays after
+		// its letterbox and a lone bare run would pay too, hiding it.
+		s := d.Session()
+		if err := s.Run(); err != nil {
+			pr.err = err
+			return gst.PadProbeOK
+		}
 		t0 := monoNow()
-		if err := d.Session().Run(); err != nil {
+		if err := s.Run(); err != nil {
 			pr.err = err
 			return gst.PadProbeOK
 		}
