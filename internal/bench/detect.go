@@ -11,7 +11,6 @@ import (
 	"github.com/go-gst/go-gst/gst"
 
 	"github.com/gst-react/gst-react/elements/reactdetect"
-
 	"github.com/gst-react/gst-react/internal/detector"
 	"github.com/gst-react/gst-react/internal/launch"
 	"github.com/gst-react/gst-react/internal/onnx"
