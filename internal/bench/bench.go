@@ -211,10 +211,14 @@ var RequiredKeys = []string{
 // noise, slightly negative: allocation counts, whose target is 0, and the
 // analysis thread's wait for the source, about 0 while the source keeps up.
 var MayBeZero = map[string]bool{
-	"pipeline_wait_ms": true, "detect_restart_ms": true,
-	"allocs_detect": true, "allocs_track": true, "allocs_cloud": true, "allocs_overlay": true,
+	"pipeline_wait_ms": true,
+	"allocs_detect":    true, "allocs_track": true, "allocs_cloud": true, "allocs_overlay": true,
 	"allocs_per_frame": true, "allocs_cloud_requests": true, "pipeline_allocs_per_frame": true,
 }
+
+// Signed are the RequiredKeys that are a difference of two timings, which
+// noise on a loaded machine can turn negative.
+var Signed = map[string]bool{"detect_added_ms": true, "detect_restart_ms": true}
 
 func median(v []float64) float64 {
 	if len(v) == 0 {
