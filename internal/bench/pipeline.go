@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"time"
@@ -192,13 +191,4 @@ func runPipeline(ctx context.Context, s pipeSpec) (*pipeResult, error) {
 			}
 		}
 	}
-}
-
-// meanInterval is the mean gap between consecutive buffers in t, skipping
-// the first skip buffers (start-up).
-func meanInterval(t []int64, skip int) (time.Duration, error) {
-	if len(t) < skip+2 {
-		return 0, errors.New("too few buffers reached the probe")
-	}
-	return time.Duration((t[len(t)-1] - t[skip]) / int64(len(t)-1-skip)), nil
 }
