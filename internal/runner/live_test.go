@@ -73,7 +73,7 @@ type client struct {
 
 func startClient(t *testing.T, url string) *client {
 	t.Helper()
-	p, err := gst.NewPipelineFromString(fmt.Sprintf("rtspsrc location=%s latency=100 protocols=tcp ! rtph264depay ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=RGB,width=%d,height=%d ! fakesink name=sink sync=false", url, camW, camH))
+	p, err := gst.NewPipelineFromString(fmt.Sprintf("rtspsrc name=src location=%s latency=100 protocols=tcp ! rtph264depay ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=RGB,width=%d,height=%d ! fakesink name=sink sync=false", url, camW, camH))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,13 +102,24 @@ func startClient(t *testing.T, url string) *client {
 			default:
 			}
 			msg := bus.TimedPop(gst.ClockTime(100 * time.Millisecond))
-			if msg != nil && (msg.Type() == gst.MessageError || msg.Type() == gst.MessageEOS) {
+			if msg == nil {
+				continue
+			}
+			// Warnings too: rtspsrc reports a refused or timed-out
+			// transport as a warning and retries, which would otherwise
+			// leave a viewer with no frames and nothing to say why.
+			var note string
+			switch msg.Type() {
+			case gst.MessageError:
+				note = msg.ParseError().Error()
+			case gst.MessageWarning:
+				note = "warning: " + msg.ParseWarning().Error()
+			case gst.MessageEOS:
+				note = "EOS"
+			}
+			if note != "" {
 				c.mu.Lock()
-				if msg.Type() == gst.MessageError {
-					c.errs = append(c.errs, msg.ParseError().Error())
-				} else {
-					c.errs = append(c.errs, "EOS")
-				}
+				c.errs = append(c.errs, note)
 				c.mu.Unlock()
 			}
 		}
@@ -120,6 +131,20 @@ func (c *client) close() {
 	close(c.stop)
 	<-c.done
 	c.p.SetState(gst.StateNull)
+}
+
+// report is what the viewer has said on its bus and the state its pipeline
+// is in, for a failure message.
+func (c *client) report() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var states []string
+	for _, name := range []string{"src", "sink"} {
+		if el, err := c.p.GetElementByName(name); err == nil && el != nil {
+			states = append(states, fmt.Sprintf("%s %s", name, el.GetCurrentState()))
+		}
+	}
+	return fmt.Sprintf("messages %q; pipeline %s (%s)", c.errs, c.p.GetCurrentState(), strings.Join(states, ", "))
 }
 
 // framesAfter counts frames that arrived after t.
@@ -290,7 +315,7 @@ func TestRunRTSPCameraOutageRTSPOut(t *testing.T) {
 	viewer := startClient(t, outURL)
 	defer viewer.close()
 	if !waitFor(30*time.Second, func() bool { return viewer.framesAfter(testStart) >= 15 }) {
-		t.Fatalf("viewer got %d frames; errors %v\nprogress:\n%s", viewer.framesAfter(testStart), viewer.errs, run.progress.String())
+		t.Fatalf("viewer got %d frames; %s\nprogress:\n%s", viewer.framesAfter(testStart), viewer.report(), run.progress.String())
 	}
 	t.Logf("viewer decoding (%.1f s)", time.Since(testStart).Seconds())
 
@@ -324,7 +349,7 @@ func TestRunRTSPCameraOutageRTSPOut(t *testing.T) {
 	// Fresh frames reach the same viewer: more than the 1/s the run repeats
 	// while the camera is away.
 	if !waitFor(20*time.Second, func() bool { return viewer.framesAfter(up.Time) >= 20 }) {
-		t.Fatalf("after the outage the viewer got %d frames; errors %v\nprogress:\n%s", viewer.framesAfter(up.Time), viewer.errs, run.progress.String())
+		t.Fatalf("after the outage the viewer got %d frames; %s\nprogress:\n%s", viewer.framesAfter(up.Time), viewer.report(), run.progress.String())
 	}
 	during := viewer.framesAfter(down) - viewer.framesAfter(up.Time)
 	t.Logf("viewer: %d frames during the outage (held frames), %d after", during, viewer.framesAfter(up.Time))
