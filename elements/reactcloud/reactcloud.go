@@ -270,7 +270,13 @@ func (e *Element) Start(_ *base.GstBaseTransform) bool {
 	e.done = make(chan struct{})
 	e.relay.Add(1)
 	go e.relayEvents(eng, e.done, &e.relay)
-	e.state = streaming{labels: gstvideo.NewLabels(labels.COCO()), maxInterval: s.cfg.Policy.WithDefaults().MaxInterval}
+	e.state = streaming{
+		labels: gstvideo.NewLabels(labels.COCO()), maxInterval: s.cfg.Policy.WithDefaults().MaxInterval,
+		// Sized up front: grown by append, it allocated on the first frame
+		// with more fused boxes than any before (gstreact bench caught one
+		// such frame in about 20 runs).
+		fused: make([]detection.Detection, 0, 2*fusion.ReserveBoxes),
+	}
 	cat.LogInfo(fmt.Sprintf("offloading every %d frames (scene change %.2f) to %s on %s as stream %q",
 		s.cfg.Interval, s.cfg.ChangeThreshold, s.cfg.Subject, server, s.cfg.StreamID))
 	if !nc.IsConnected() {

@@ -163,14 +163,15 @@ func NewFuser(cfg Config) (*Fuser, error) {
 	return f, nil
 }
 
-// reserveBoxes is how many local and cloud boxes each a Fuser's buffers hold
+// ReserveBoxes is how many local and cloud boxes each a Fuser's buffers hold
 // from the start (a busy street scene), so that the first frame with more
 // boxes than any before does not allocate mid-stream; beyond it they grow
-// once.
-const reserveBoxes = 64
+// once. A caller's output buffer wants twice as many: every local box and
+// every cloud-only one.
+const ReserveBoxes = 64
 
 func (f *Fuser) reserve() {
-	n := reserveBoxes
+	n := ReserveBoxes
 	f.iou = make([]float32, 0, n*n)
 	f.pairs = make([]assign.Pair, 0, n)
 	f.lmatch, f.cmatch, f.cvalid = make([]int, 0, n), make([]int, 0, n), make([]bool, 0, n)
