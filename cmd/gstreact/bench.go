@@ -35,7 +35,7 @@ func runBench(ctx context.Context, args []string) error {
 	assets := fs.String("assets", "", "shared assets folder (default: $GSTREACT_ASSETS, else shared/assets beside the checkout)")
 	edge := fs.String("edge-model", "", "edge model path or manifest name (default: the manifest's edge model)")
 	cloud := fs.String("cloud-model", "", "cloud model path or manifest name (default: the manifest's cloud model)")
-	sites := fs.Int("alloc-sites", 0, "also print the N most frequent allocation sites of the pipeline's steady state (on stderr)")
+	sites := fs.Int("alloc-sites", 0, "also print the N most frequent allocation sites of the pipeline's steady state, and every site of an edge element (on stderr)")
 	progress := fs.Bool("progress", true, "print progress lines on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -39,7 +39,8 @@ type Options struct {
 	// Progress receives one line per step; nil = quiet.
 	Progress io.Writer
 	// AllocSites prints this many of the allocation sites seen in the
-	// pipeline's steady state (by owner and stack) on Progress.
+	// pipeline's steady state (by owner and stack) on Progress, and past
+	// them every site of an edge element (what allocs_per_frame counts).
 	AllocSites int
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -191,10 +192,10 @@ func (e *env) pipelineSections(ctx context.Context) error {
 		return fmt.Errorf("the allocation window saw no frames")
 	}
 	for i, site := range res.sites {
-		if i >= e.opts.AllocSites {
-			break
-		}
-		if site.owner == "bench" {
+		// Past the N most frequent, the elements' own sites still print:
+		// they are what allocs_per_frame counts, and one in 40 frames would
+		// never make a top N.
+		if e.opts.AllocSites == 0 || site.owner == "bench" || (i >= e.opts.AllocSites && !edgeElement(site.owner)) {
 			continue
 		}
 		e.logf("alloc site %6.2f/frame %-12s %s", float64(site.n)/res.ownerFrames, site.owner, site.stack)
@@ -202,7 +203,7 @@ func (e *env) pipelineSections(ctx context.Context) error {
 	win := fmt.Sprintf("frames %d..%d of the run above", p.pipeAlloc[0], p.pipeAlloc[1])
 	per := func(owner string) float64 { return float64(res.owners[owner]) / res.ownerFrames }
 	edgeAllocs := 0.0
-	for _, el := range []string{"reactdetect", "reacttrack", "reactcloud", "reactoverlay"} {
+	for _, el := range edgeElements {
 		v := per(el)
 		edgeAllocs += v
 		note := win + "; by allocation stack"
@@ -222,3 +223,8 @@ func (e *env) pipelineSections(ctx context.Context) error {
 			per("cloudworker"), per("nats-server"), per("nats-client"), per("other")))
 	return nil
 }
+
+// edgeElements are the allocation owners whose sum is allocs_per_frame.
+var edgeElements = []string{"reactdetect", "reacttrack", "reactcloud", "reactoverlay"}
+
+func edgeElement(owner string) bool { return slices.Contains(edgeElements, owner) }
